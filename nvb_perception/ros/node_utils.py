@@ -1,0 +1,121 @@
+"""Small helpers every node uses: declared parameters, a clean main(), diagnostics, message type lookup."""
+import importlib
+import sys
+import time
+from collections import deque
+
+import numpy as np
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.executors import ExternalShutdownException
+
+from nvb_perception.errors import ConfigError, PerceptionError
+
+
+def declare(node, name, default, description, *, low=None, high=None, choices=None, read_only=False):
+    """Declare a parameter with a descriptor (range or allowed values) and return its value.
+
+    A value outside `choices` or the range raises ConfigError, so a bad configuration stops the node at start.
+    """
+    desc = ParameterDescriptor(description=description, read_only=read_only)
+    if choices:
+        desc.additional_constraints = 'Must be one of: ' + ', '.join(map(str, choices))
+    if low is not None and isinstance(default, float):
+        desc.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
+    elif low is not None and isinstance(default, int):
+        desc.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
+    value = node.declare_parameter(name, default, desc).value
+    if choices and value not in choices:
+        raise ConfigError(f'parameter {name}={value!r} is invalid; must be one of {list(choices)}')
+    if low is not None and not low <= value <= high:
+        raise ConfigError(f'parameter {name}={value!r} is out of range [{low}, {high}]')
+    return value
+
+
+def message_class(type_name: str):
+    """'pkg/msg/Type' (or 'pkg/Type') -> the Python message class; PerceptionError if unknown."""
+    parts = type_name.split('/')
+    if len(parts) == 2:
+        parts = [parts[0], 'msg', parts[1]]
+    if len(parts) != 3:
+        raise PerceptionError(f'bad message type {type_name!r}; expected pkg/msg/Type')
+    try:
+        return getattr(importlib.import_module(f'{parts[0]}.{parts[1]}'), parts[2])
+    except (ImportError, AttributeError):
+        raise PerceptionError(f'unknown message type {type_name!r} (is its package installed and sourced?)') from None
+
+
+def run(node_factory, args=None) -> int:
+    """Create the node, spin until shutdown, clean up. Configuration errors exit with code 2, no traceback."""
+    rclpy.init(args=args if args is not None else sys.argv)
+    node = None
+    code = 0
+    try:
+        node = node_factory()
+        # nodes with a `done` flag (players, recorders with a limit) end on their own
+        while rclpy.ok() and not getattr(node, 'done', False):
+            rclpy.spin_once(node, timeout_sec=0.1)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    except PerceptionError as error:
+        name = node.get_name() if node else getattr(node_factory, '__name__', 'node')
+        print(f'[{name}] error: {error}', file=sys.stderr)
+        code = 2
+    finally:
+        if node is not None:
+            close = getattr(node, 'close', None)
+            if close:
+                close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+class Diagnostics:
+    """Rolling statistics of one node, published on /diagnostics once a second."""
+
+    def __init__(self, node, hardware_id: str = 'nvb_perception', window: int = 300):
+        self.node = node
+        self.hardware_id = hardware_id
+        self.processing_ms = deque(maxlen=window)
+        self.arrivals = deque(maxlen=window)
+        self.counters: dict[str, int] = {}
+        self.values: dict[str, str] = {}
+        self.warning = ''
+        self.publisher = node.create_publisher(DiagnosticArray, '/diagnostics', 10)
+        node.create_timer(1.0, self.publish)
+
+    def count(self, key: str, n: int = 1) -> None:
+        """Add n to a counter (e.g. 'frames_skipped')."""
+        self.counters[key] = self.counters.get(key, 0) + n
+
+    def arrival(self) -> None:
+        """Record an input message arrival (for the input rate)."""
+        self.arrivals.append(time.monotonic())
+
+    def input_rate_hz(self) -> float:
+        """Input rate over the window."""
+        if len(self.arrivals) < 2 or self.arrivals[-1] == self.arrivals[0]:
+            return 0.0
+        return (len(self.arrivals) - 1) / (self.arrivals[-1] - self.arrivals[0])
+
+    def status(self) -> DiagnosticStatus:
+        """The current status message."""
+        values = dict(self.values)
+        values['input_rate_hz'] = f'{self.input_rate_hz():.2f}'
+        if self.processing_ms:
+            p50, p95 = np.percentile(np.asarray(self.processing_ms), [50, 95])
+            values['processing_ms_p50'] = f'{p50:.2f}'
+            values['processing_ms_p95'] = f'{p95:.2f}'
+        values.update({k: str(v) for k, v in self.counters.items()})
+        level = DiagnosticStatus.WARN if self.warning else DiagnosticStatus.OK
+        return DiagnosticStatus(level=level, name=f'{self.node.get_fully_qualified_name()}',
+                                message=self.warning or 'ok', hardware_id=self.hardware_id,
+                                values=[KeyValue(key=k, value=v) for k, v in sorted(values.items())])
+
+    def publish(self) -> None:
+        """Publish the status now."""
+        msg = DiagnosticArray(status=[self.status()])
+        msg.header.stamp = self.node.get_clock().now().to_msg()
+        self.publisher.publish(msg)

@@ -1,0 +1,179 @@
+"""Start node executables as separate processes and listen to their topics (tests, demo, benchmarks).
+
+This is what `ros2 launch` + launch_testing do on a full install; here it is plain subprocess + rclpy so it
+runs wherever the wheels run. Processes are ended by PID (SIGINT, then SIGTERM, then SIGKILL).
+"""
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+
+from nvb_perception.errors import PerceptionError
+from nvb_perception.ros.node_utils import message_class
+
+
+def executable_path(name: str) -> str:
+    """Path of a node executable: on PATH (env.sh adds the install space) or in the colcon install space."""
+    found = shutil.which(name)
+    if found:
+        return found
+    root = Path(__file__).resolve().parents[2]
+    candidate = root / 'install' / 'nvb_perception' / 'lib' / 'nvb_perception' / name
+    if candidate.exists():
+        return str(candidate)
+    raise PerceptionError(f'executable {name!r} not found; run `make setup` and `source scripts/env.sh`')
+
+
+def _param_arg(key, value) -> str:
+    if isinstance(value, bool):
+        value = 'true' if value else 'false'
+    elif isinstance(value, (list, tuple)):
+        value = '[' + ','.join(repr(v) if isinstance(v, str) else str(v) for v in value) + ']'
+    return f'{key}:={value}'
+
+
+@dataclass
+class NodeProcess:
+    """One node executable with its parameters and remappings."""
+
+    executable: str
+    params: dict = field(default_factory=dict)
+    remap: dict = field(default_factory=dict)
+    namespace: str = ''
+    params_file: str = ''
+    name: str = ''
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+
+    def command(self) -> list[str]:
+        """The argv that starts this node."""
+        args = [executable_path(self.executable), '--ros-args']
+        if self.name:
+            args += ['-r', f'__node:={self.name}']
+        if self.namespace:
+            args += ['-r', f'__ns:={self.namespace}']
+        if self.params_file:
+            args += ['--params-file', self.params_file]
+        for key, value in self.params.items():
+            args += ['-p', _param_arg(key, value)]
+        for src, dst in self.remap.items():
+            args += ['-r', f'{src}:={dst}']
+        return args
+
+    def start(self, env: dict, log_dir: Path) -> None:
+        """Start the process, its output going to log_dir/<name>.log."""
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.log_path = log_dir / f'{self.name or self.executable}.log'
+        log = open(self.log_path, 'w')
+        self.process = subprocess.Popen(self.command(), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                        start_new_session=True)
+        log.close()
+
+    def log(self) -> str:
+        """Everything the process printed so far."""
+        return self.log_path.read_text() if self.log_path and self.log_path.exists() else ''
+
+    def wait(self, timeout: float) -> int | None:
+        """Wait for the process to exit by itself; its return code, or None on timeout."""
+        try:
+            return self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            return None
+
+    def stop(self, timeout: float = 5.0) -> int | None:
+        """End the process by PID: SIGINT (clean shutdown), then SIGTERM, then SIGKILL."""
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+            try:
+                os.kill(self.process.pid, sig)
+            except ProcessLookupError:
+                break
+            try:
+                return self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                continue
+        return self.process.poll()
+
+
+class ProcessGraph:
+    """A set of node processes sharing one isolated environment; a context manager that always cleans up."""
+
+    def __init__(self, nodes: list[NodeProcess], log_dir: Path, env: dict | None = None):
+        self.nodes = nodes
+        self.log_dir = Path(log_dir)
+        self.env = dict(os.environ if env is None else env)
+
+    def __enter__(self):
+        for node in self.nodes:
+            node.start(self.env, self.log_dir)
+        return self
+
+    def __exit__(self, *exc):
+        for node in reversed(self.nodes):
+            node.stop()
+
+    def logs(self) -> str:
+        """All process logs, for assertion messages."""
+        return '\n'.join(f'--- {n.name or n.executable} ---\n{n.log()}' for n in self.nodes)
+
+
+class TopicListener:
+    """An rclpy node (in its own context and thread) that stores every message of some topics.
+
+    Each record is (receive time as time.time_ns(), message).
+    """
+
+    def __init__(self, topics: dict[str, str], reliable: bool = True, depth: int = 100):
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context)
+        self.node = Node('nvb_listener', context=self.context)
+        qos = QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE if reliable
+                         else ReliabilityPolicy.BEST_EFFORT)
+        self.messages: dict[str, list] = {t: [] for t in topics}
+        self._lock = threading.Lock()
+        for topic, msgtype in topics.items():
+            self.node.create_subscription(message_class(msgtype), topic,
+                                          lambda m, t=topic: self._store(t, m), qos)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+        self._thread = threading.Thread(target=self.executor.spin, daemon=True)
+        self._thread.start()
+
+    def _store(self, topic, msg):
+        with self._lock:
+            self.messages[topic].append((time.time_ns(), msg))
+
+    def count(self, topic: str) -> int:
+        """Messages received on topic so far."""
+        with self._lock:
+            return len(self.messages[topic])
+
+    def wait_for(self, topic: str, n: int, timeout: float) -> bool:
+        """Wait until at least n messages arrived on topic."""
+        end = time.monotonic() + timeout
+        while self.count(topic) < n and time.monotonic() < end:
+            time.sleep(0.02)
+        return self.count(topic) >= n
+
+    def close(self):
+        """Stop listening."""
+        self.executor.shutdown(timeout_sec=2)
+        self._thread.join(timeout=5)
+        self.node.destroy_node()
+        rclpy.try_shutdown(context=self.context)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,34 @@
+"""ament_python package nvb_perception (build with colcon; see README)."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'nvb_perception'
+
+NODES = ['video_publisher', 'recorder']
+TOOLS = {
+    'nvb-export-models': 'nvb_perception.tools.export_models:main',
+    'nvb-build-engines': 'nvb_perception.tools.build_engines:main',
+}
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(exclude=['tests', 'tests.*']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+        ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
+        ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.rviz') + glob('config/*.xml')),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=False,
+    maintainer='nvb_perception maintainers',
+    maintainer_email='maintainers@nvb-perception.org',
+    description='Pose, 3D lifting, actions, non-verbal cues and ergonomic risk from a camera, for ROS 2.',
+    license='Apache-2.0',
+    # not tests_require: setuptools >= 72 ignores it and colcon test would then run no test at all
+    extras_require={'test': ['pytest']},
+    entry_points={'console_scripts': [f'{n} = {PACKAGE}.ros.{n}:main' for n in NODES]
+                  + [f'{k} = {v}' for k, v in TOOLS.items()]},
+)
