@@ -1,0 +1,32 @@
+# nvb_perception: every target builds what is missing first (scripts/setup.sh is idempotent).
+SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+ENV := source scripts/env.sh
+PYTEST_ARGS ?=
+
+.PHONY: setup test lint demo bench-pose lock clean
+
+setup:
+	@scripts/setup.sh
+
+lint: setup
+	@$(ENV) && ruff check nvb_perception tests benchmarks scripts launch
+
+test: setup lint
+	@$(ENV) && python -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	@$(ENV) && python -m nvb_perception.tools.demo $(DEMO_ARGS)
+
+bench-pose: setup
+	@$(ENV) && python benchmarks/bench_pose.py $(BENCH_ARGS)
+
+# Re-resolve requirements.in into requirements.lock in a throw-away venv.
+lock:
+	@rm -rf .lock-venv && python3.11 -m venv .lock-venv \
+	  && .lock-venv/bin/pip install -q -r requirements.in \
+	  && .lock-venv/bin/python scripts/write_lock.py > requirements.lock && rm -rf .lock-venv \
+	  && echo "requirements.lock: $$(grep -vc '^#' requirements.lock) pinned distributions"
+
+clean:
+	rm -rf build install log out
