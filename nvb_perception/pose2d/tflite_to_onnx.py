@@ -1,0 +1,224 @@
+"""Convert float (fp32 / fp16-weight / sparse-weight) TFLite models, e.g. MediaPipe BlazePose, to ONNX.
+
+``convert(tflite_path, onnx_path)`` reads the .tflite with our own flatbuffer reader
+(:mod:`nvb_perception.pose2d.tflite_model`), rebuilds the graph with standard ONNX opset-17 ops,
+checks it with ``onnx.checker`` and strict shape inference, and writes it. Weights stored sparse
+(DENSIFY) or as fp16 (DEQUANTIZE) are folded into dense fp32 initializers.
+
+Layout: the ONNX model keeps the TFLite model's tensor names, dtypes and NHWC shapes at its inputs
+and outputs, so code written against the .tflite works unchanged. Inside, 4-D activations run NCHW
+(ONNX Conv/Pool/Resize are NCHW-only); Transposes are inserted only where a tensor crosses between
+layouts (the graph input, Reshapes to the flat heads, the graph outputs).
+
+Models converted (input RGB, batch 1, float32):
+
+* ``pose_detection.onnx``: in ``input_1`` [1, 224, 224, 3] (letterboxed, scaled to [-1, 1]);
+  out ``Identity`` [1, 2254, 12] raw regressors per anchor: box (cx, cy, w, h) then 4 keypoints
+  (x, y), in pixels of the 224 input relative to the anchor centre; ``Identity_1`` [1, 2254, 1]
+  detection score logits (apply sigmoid).
+* ``pose_landmark_{lite,full,heavy}.onnx``: in ``input_1`` [1, 256, 256, 3] (scaled to [0, 1]);
+  out ``Identity`` [1, 195] 39 landmarks (33 BlazePose + 6 auxiliary ROI points) x (x, y, z,
+  visibility, presence) with x, y, z in pixels of the 256 crop and visibility/presence as logits,
+  ``Identity_1`` [1, 1] pose presence (sigmoid applied), ``Identity_2`` [1, 256, 256, 1]
+  segmentation logits, ``Identity_3`` [1, 64, 64, 39] heatmap logits, ``Identity_4`` [1, 117]
+  39 world landmarks x (x, y, z) in metres, hip-centred.
+
+Supported TFLite ops: see ``tflite_onnx_ops.HANDLERS`` (conv, depthwise conv, pools, elementwise,
+activations, pad, resize, depth<->space, reshape/squeeze, concat, transpose, mean/sum/max, fully
+connected, softmax, densify, dequantize). Not supported: int8/uint8-quantized activations, custom
+ops (e.g. MediaPipe's Convolution2DTransposeBias), control flow, STRIDED_SLICE and others; they raise
+UnsupportedOpError naming every unsupported op before anything is built.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+from nvb_perception.errors import PerceptionError
+from nvb_perception.pose2d.tflite_model import TFLiteModel, read_tflite
+
+OPSET = 17
+CONVERTER_VERSION = 1  # bump when the emitted graph changes, so exported models are rebuilt
+IR_VERSION = 8           # the oldest IR that carries opset 17: loadable by older ORT/TensorRT parsers
+TO_NCHW, TO_NHWC = (0, 3, 1, 2), (0, 2, 3, 1)
+
+
+class UnsupportedOpError(PerceptionError, NotImplementedError):
+    """The TFLite model uses an operator (or an operator variant) the converter cannot express."""
+
+
+class Graph:
+    """ONNX graph under construction, with per-tensor layout bookkeeping.
+
+    Every TFLite tensor index may exist in ONNX under up to two names: 'nhwc' (the TFLite layout and
+    shape, for any rank) and 'nchw' (4-D only). Handlers ask for the layout they need with ``get``;
+    a Transpose is emitted once, on first demand.
+    """
+
+    def __init__(self, tfl: TFLiteModel):
+        self.tfl = tfl
+        self.nodes: list[onnx.NodeProto] = []
+        self.inits: list[onnx.TensorProto] = []
+        self.names: dict[int, dict[str, str]] = {}
+        self.folded: dict[int, np.ndarray] = {}      # constants computed at conversion time
+        self.output_names = {i: tfl.tensors[i].name for i in tfl.outputs}
+        self._small_consts: dict[tuple, str] = {}
+        self._count = 0
+
+    # --- tensors -----------------------------------------------------------------------------
+    def tensor(self, idx: int):
+        return self.tfl.tensors[idx]
+
+    def rank(self, idx: int) -> int:
+        return len(self.tfl.tensors[idx].shape)
+
+    def const(self, idx: int) -> np.ndarray | None:
+        """The constant value of a tensor (file data or folded), else None."""
+        if idx < 0:
+            return None
+        return self.folded[idx] if idx in self.folded else self.tfl.tensors[idx].data
+
+    def layout_of(self, idx: int) -> str:
+        """The layout a tensor already exists in (preferring NCHW), for layout-agnostic ops."""
+        return 'nchw' if 'nchw' in self.names.get(idx, {}) else 'nhwc'
+
+    def fresh(self, hint: str) -> str:
+        self._count += 1
+        return f'{hint}_{self._count}'
+
+    def initializer(self, array: np.ndarray, hint: str = 'const') -> str:
+        array = np.ascontiguousarray(array)
+        key = (array.dtype.str, array.shape, array.tobytes()) if array.size <= 16 else None
+        if key is not None and key in self._small_consts:   # share Clip bounds, shapes, ...
+            return self._small_consts[key]
+        name = self.fresh(hint)
+        self.inits.append(numpy_helper.from_array(array, name))
+        if key is not None:
+            self._small_consts[key] = name
+        return name
+
+    def get(self, idx: int, layout: str = 'nhwc') -> str:
+        """ONNX name of tensor `idx` in `layout`, materialising constants and Transposes as needed."""
+        have = self.names.setdefault(idx, {})
+        if layout in have:
+            return have[layout]
+        value = self.const(idx)
+        if value is not None:
+            value = value.astype(np.float32) if value.dtype == np.float16 else value
+            have[layout] = self.initializer(value.transpose(TO_NCHW) if layout == 'nchw' else value, f'w{idx}')
+        elif not have:
+            raise UnsupportedOpError(f'tensor {idx} ({self.tensor(idx).name!r}) is used before it is produced')
+        else:
+            src, perm = (have['nhwc'], TO_NCHW) if layout == 'nchw' else (have['nchw'], TO_NHWC)
+            have[layout] = self.node('Transpose', [src], self.out_name(idx, layout), perm=list(perm))
+        return have[layout]
+
+    def out_name(self, idx: int, layout: str) -> str:
+        """Name for a produced tensor: the TFLite name if it is a graph output in NHWC, else internal."""
+        if layout == 'nhwc' and idx in self.output_names:
+            return self.output_names[idx]
+        return f't{idx}' if layout == 'nhwc' else f't{idx}_nchw'
+
+    # --- nodes -------------------------------------------------------------------------------
+    def node(self, op_type: str, inputs: list[str], output: str | None = None, **attrs) -> str:
+        output = output or self.fresh(op_type.lower())
+        self.nodes.append(helper.make_node(op_type, inputs, [output], name=f'{op_type}_{len(self.nodes)}', **attrs))
+        return output
+
+    def emit(self, op_type: str, inputs: list[str], out_idx: int, layout: str, act: int = 0, **attrs) -> str:
+        """Emit `op_type` producing TFLite tensor `out_idx` in `layout`, then the fused activation."""
+        final = self.out_name(out_idx, layout)
+        y = self.node(op_type, inputs, final if act == 0 else None, **attrs)
+        if act:
+            self.activation(y, act, final)
+        self.names.setdefault(out_idx, {})[layout] = final
+        return final
+
+    def activation(self, x: str, act: int, output: str) -> str:
+        """TFLite fused activation (ActivationFunctionType) as ONNX ops."""
+        if act == 1:
+            return self.node('Relu', [x], output)
+        if act in (2, 3):                                 # RELU_N1_TO_1, RELU6: clamp
+            lo, hi = (-1.0, 1.0) if act == 2 else (0.0, 6.0)
+            return self.node('Clip', [x, self.initializer(np.float32(lo)), self.initializer(np.float32(hi))], output)
+        if act == 4:
+            return self.node('Tanh', [x], output)
+        raise UnsupportedOpError(f'fused activation {act} (SIGN_BIT) is not supported')
+
+
+def _value_info(t) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(t.name, helper.np_dtype_to_tensor_dtype(np.dtype(t.dtype)), list(t.shape))
+
+
+def check_supported(tfl: TFLiteModel) -> None:
+    """Raise UnsupportedOpError listing every op (with count and first location) we cannot convert."""
+    from nvb_perception.pose2d.tflite_onnx_ops import HANDLERS
+    missing: dict[str, list] = {}
+    for op in tfl.operators:
+        if op.op not in HANDLERS:
+            missing.setdefault(op.op, []).append(op)
+    problems = [f'{name} x{len(ops)} (first: operator #{ops[0].index} -> '
+                f'{tfl.tensors[ops[0].outputs[0]].name!r})' for name, ops in missing.items()]
+    quantized = [t.name for t in tfl.tensors if t.data is None and t.dtype in (np.int8, np.uint8, np.int16)]
+    if quantized:
+        problems.append(f'integer-quantized activations ({len(quantized)}, e.g. {quantized[0]!r})')
+    if problems:
+        raise UnsupportedOpError(f'{Path(tfl.path).name}: cannot convert to ONNX, unsupported TFLite ops: '
+                                 + '; '.join(problems) + f'. Supported: {", ".join(sorted(HANDLERS))}')
+
+
+def to_onnx(tfl: TFLiteModel) -> onnx.ModelProto:
+    """Build, check and return the ONNX model for a parsed TFLite model (see module docstring)."""
+    from nvb_perception.pose2d.tflite_onnx_ops import HANDLERS
+    check_supported(tfl)
+    g = Graph(tfl)
+    for idx in tfl.inputs:
+        g.names[idx] = {'nhwc': tfl.tensors[idx].name}
+    for op in tfl.operators:
+        HANDLERS[op.op](g, op)
+    for idx in tfl.outputs:
+        name = g.get(idx, 'nhwc')
+        if name != g.output_names[idx]:                  # output is a graph input or a constant
+            g.node('Identity', [name], g.output_names[idx])
+    graph = helper.make_graph(g.nodes, Path(tfl.path).stem, [_value_info(tfl.tensors[i]) for i in tfl.inputs],
+                              [_value_info(tfl.tensors[i]) for i in tfl.outputs], g.inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid('', OPSET)], ir_version=IR_VERSION,
+                              producer_name='nvb_perception.tflite_to_onnx', doc_string=tfl.description)
+    counts = Counter(op.op for op in tfl.operators)
+    helper.set_model_props(model, {'source': Path(tfl.path).name, 'tflite_ops': json.dumps(dict(counts)),
+                                   'converter_version': str(CONVERTER_VERSION),
+                                   'layout': 'inputs/outputs NHWC as in the TFLite model'})
+    onnx.checker.check_model(model, full_check=False)
+    inferred = onnx.shape_inference.infer_shapes(model, strict_mode=True)
+    for vi, idx in zip(inferred.graph.output, tfl.outputs, strict=True):  # declared vs inferred: layout slips
+        dims = tuple(d.dim_value for d in vi.type.tensor_type.shape.dim)
+        if dims != tfl.tensors[idx].shape:
+            raise UnsupportedOpError(f'{vi.name}: ONNX shape {dims} != TFLite shape {tfl.tensors[idx].shape}')
+    return model
+
+
+def file_sha256(path: str | Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def convert(tflite_path: str | Path, onnx_path: str | Path | None = None) -> onnx.ModelProto:
+    """Convert `tflite_path` to ONNX; write it to `onnx_path` if given. Returns the ModelProto.
+
+    The model's metadata_props carry 'source', 'source_sha256' and 'tflite_ops' (op -> count JSON).
+    Raises ModelFileError (missing/corrupt file) or UnsupportedOpError.
+    """
+    tfl = read_tflite(tflite_path)
+    model = to_onnx(tfl)
+    model.metadata_props.add(key='source_sha256', value=file_sha256(tflite_path))
+    if onnx_path is not None:
+        Path(onnx_path).parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(str(onnx_path) + '.tmp')
+        onnx.save_model(model, tmp)
+        tmp.replace(onnx_path)                          # atomic: a crash never leaves a half-written model
+    return model
