@@ -1,0 +1,255 @@
+"""Body-part angles for RULA / REBA from 3D H36M-17 joints, and the postures the scorers consume.
+
+Frames (all derived per frame; positions in metres, any frame, e.g. the camera optical frame x right, y down,
+z forward, in which the world "up" is -y -- that is `DEFAULT_UP`; pass the real up vector whenever the camera is
+tilted or rolled, since trunk flexion is measured against it):
+
+* world up ``u`` = normalised `up` argument.
+* pelvis frame: lateral ``l_p`` = right hip -> left hip, made horizontal (perpendicular to ``u``); forward
+  ``f_p = l_p x u``; up ``u``. (If a hip is missing the shoulder line gives the heading.)
+* trunk frame: up ``u_t`` = pelvis -> thorax; lateral ``l_t`` = right -> left shoulder made perpendicular to
+  ``u_t``; forward ``f_t = l_t x u_t``.
+
+Angles (degrees; NaN when a joint they need is missing):
+
+* ``trunk_flexion`` = atan2(t.f_p, t.u), t = pelvis->thorax: flexion relative to the vertical, measured in the
+  pelvis' sagittal plane; + forward, - extension. ``trunk_side_bend`` = asin(t^.l_p), + towards the left.
+  ``trunk_twist`` = signed angle from the hip line to the shoulder line about ``u_t``, + = shoulders turned left.
+* ``neck_flexion`` = atan2(h.f_t, h.u_t), h = thorax->head top, i.e. relative to the trunk; + flexion,
+  - extension. ``neck_side_bend`` = asin(h^.l_t). Neck twist is not observable from the 17 joints.
+* ``<side>_upper_arm_flexion``: elevation of shoulder->elbow from the trunk's downward axis (0 hanging, 90
+  horizontal, 180 overhead), negative (extension) when the arm points backwards and the backward component
+  dominates the outward one. ``<side>_upper_arm_abduction`` = asin(v^.out), the angle out of the sagittal plane
+  (out = away from the body's midline); negative = across the body.
+* ``<side>_elbow_flexion``, ``<side>_knee_flexion``: 0 = straight.  ``hip_trunk``: angle between pelvis->thorax and
+  the mean thigh (180 standing, 90 sitting upright).
+
+Measures (not angles): ``<side>_shoulder_gap`` = height of the neck joint above the shoulder along ``u_t`` divided
+by the trunk length |pelvis->thorax| (shrugging shrinks it); ``<side>_wrist_lateral`` = the wrist's distance from
+the trunk midline along the outward axis divided by the shoulder's (<0: across the midline); ``ankle_height_diff_m``.
+"""
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..skeleton import H36M
+from ..errors import ConfigError
+from .tables import check_flag, check_number
+
+DEFAULT_UP = (0.0, -1.0, 0.0)   # camera optical frame: y points down
+NAN = float('nan')
+SIDES = ('left', 'right')
+
+
+@dataclass(frozen=True)
+class Heuristics:
+    """Thresholds that turn measured geometry into RULA/REBA adjustment flags.
+
+    A flag is set when its measure is strictly beyond the threshold. None of these are published; they are this
+    project's documented choices (docs/ergonomics.md).
+    """
+
+    min_confidence: float = 0.3      # joints below it count as missing
+    side_bend_deg: float = 10.0      # |side bend| above it -> 'side-bent' (trunk and neck)
+    twist_deg: float = 10.0          # |trunk twist| above it -> 'twisted'
+    abduction_deg: float = 20.0      # upper-arm abduction above it -> 'abducted' (matches the +-20 deg neutral band)
+    shoulder_gap_ratio: float = 0.20  # shoulder gap (see module doc) below it -> 'shoulder raised'
+    feet_level_m: float = 0.10       # ankle height difference above it -> unilateral / unbalanced legs
+    out_to_side_ratio: float = 1.5   # wrist lateral ratio above it -> 'out to the side' (RULA lower arm +1)
+
+    def __post_init__(self):
+        check_number('min_confidence', self.min_confidence, 0.0, 1.0)
+        check_number('side_bend_deg', self.side_bend_deg, 0.0, 90.0)
+        check_number('twist_deg', self.twist_deg, 0.0, 90.0)
+        check_number('abduction_deg', self.abduction_deg, 0.0, 90.0)
+        check_number('shoulder_gap_ratio', self.shoulder_gap_ratio, 0.0, 2.0)
+        check_number('feet_level_m', self.feet_level_m, 0.0, 2.0)
+        check_number('out_to_side_ratio', self.out_to_side_ratio, 1.0, 10.0)
+
+
+def _angle_or_nan(name, value):
+    value = float(value)
+    if not (math.isnan(value) or -360.0 <= value <= 360.0):
+        raise ConfigError(f'{name} must be NaN (not observed) or in [-360, 360] degrees, got {value!r}')
+    return value
+
+
+@dataclass(frozen=True)
+class ArmPosture:
+    """One arm as RULA/REBA score it. Angles in degrees (NaN = not observed); flags None = not observed."""
+
+    upper_arm_flexion_deg: float = NAN   # + flexion, - extension (see module doc)
+    upper_arm_abducted: bool | None = None
+    shoulder_raised: bool | None = None
+    elbow_flexion_deg: float = NAN       # 0 = straight arm
+    across_or_out: bool | None = None    # RULA: working across the midline or out to the side
+
+    def __post_init__(self):
+        for name in ('upper_arm_flexion_deg', 'elbow_flexion_deg'):
+            object.__setattr__(self, name, _angle_or_nan(name, getattr(self, name)))
+        for name in ('upper_arm_abducted', 'shoulder_raised', 'across_or_out'):
+            check_flag(name, getattr(self, name), optional=True)
+
+
+@dataclass(frozen=True)
+class BodyPosture:
+    """Neck, trunk and legs as RULA/REBA score them. Degrees, NaN = not observed; flags None = not observed."""
+
+    neck_flexion_deg: float = NAN        # + flexion, - extension, relative to the trunk
+    neck_side_bent: bool | None = None
+    trunk_flexion_deg: float = NAN       # + flexion, - extension, relative to the vertical
+    trunk_twisted: bool | None = None
+    trunk_side_bent: bool | None = None
+    hip_trunk_deg: float = NAN           # 180 standing, 90 sitting upright
+    legs_bilateral: bool | None = None   # both feet bearing weight, balanced
+    left_knee_flexion_deg: float = NAN
+    right_knee_flexion_deg: float = NAN
+
+    def __post_init__(self):
+        for name in ('neck_flexion_deg', 'trunk_flexion_deg', 'hip_trunk_deg', 'left_knee_flexion_deg',
+                     'right_knee_flexion_deg'):
+            object.__setattr__(self, name, _angle_or_nan(name, getattr(self, name)))
+        for name in ('neck_side_bent', 'trunk_twisted', 'trunk_side_bent', 'legs_bilateral'):
+            check_flag(name, getattr(self, name), optional=True)
+
+
+def check_up(up) -> np.ndarray:
+    """The `up` vector as a unit float64 (3,) array; ValueError if it is not a finite non-zero 3-vector."""
+    u = np.asarray(up, dtype=np.float64)
+    if u.shape != (3,) or not np.all(np.isfinite(u)) or np.linalg.norm(u) < 1e-9:
+        raise ValueError(f'up must be a finite non-zero 3-vector, got {up!r}')
+    return u / np.linalg.norm(u)
+
+
+def prepare_joints(joints3d, confidence=None, min_confidence: float = 0.3) -> np.ndarray:
+    """(17, 3) float64 copy of H36M joints with missing ones (NaN/inf or confidence < min_confidence) set to NaN."""
+    j = np.array(joints3d, dtype=np.float64)
+    if j.shape != (len(H36M), 3):
+        raise ValueError(f'joints3d must have shape ({len(H36M)}, 3) (H36M-17, metres), got {j.shape}')
+    bad = ~np.all(np.isfinite(j), axis=1)
+    if confidence is not None:
+        c = np.asarray(confidence, dtype=np.float64)
+        if c.shape != (len(H36M),):
+            raise ValueError(f'confidence must have shape ({len(H36M)},), got {c.shape}')
+        bad |= ~(c >= min_confidence)          # NaN confidence counts as missing
+    j[bad] = np.nan
+    return j
+
+
+def _unit(v):
+    n = np.linalg.norm(v)
+    return v / n if n > 1e-9 else np.full(3, np.nan)   # NaN norm also lands here
+
+
+def _perp(v, axis):
+    """Unit component of v perpendicular to the unit `axis`."""
+    return _unit(v - np.dot(v, axis) * axis)
+
+
+def _deg_between(a, b):
+    """Unsigned angle between two vectors, degrees; atan2 form because acos loses precision near 0 and 180."""
+    a, b = _unit(a), _unit(b)
+    return math.degrees(math.atan2(np.linalg.norm(np.cross(a, b)), a @ b)) if np.all(np.isfinite(a + b)) else NAN
+
+
+def _asin_deg(x):
+    return math.degrees(math.asin(float(np.clip(x, -1.0, 1.0)))) if np.isfinite(x) else NAN
+
+
+def _atan2_deg(y, x):
+    return math.degrees(math.atan2(y, x)) if np.isfinite(y) and np.isfinite(x) else NAN
+
+
+def _first_finite(*vectors):
+    for v in vectors:
+        if np.all(np.isfinite(v)):
+            return v
+    return vectors[-1]
+
+
+def measure(joints3d, confidence=None, up=DEFAULT_UP, min_confidence: float = 0.3):
+    """Angles (degrees) and measures (ratios, metres) of one H36M-17 skeleton; see the module doc.
+
+    Args:
+        joints3d: (17, 3) joints in metres, H36M order; NaN rows = missing.
+        confidence: optional (17,) confidences; joints below `min_confidence` count as missing.
+        up: the world up direction in the joints' frame (default: camera optical frame, -y).
+        min_confidence: joints whose confidence is below it count as missing.
+
+    Returns:
+        (angles_deg, measures): two dicts name -> float, NaN where not observable.
+
+    """
+    u = check_up(up)
+    j = prepare_joints(joints3d, confidence, min_confidence)
+    J = H36M
+    hip_line = j[J.LEFT_HIP] - j[J.RIGHT_HIP]
+    sh_line = j[J.LEFT_SHOULDER] - j[J.RIGHT_SHOULDER]
+    t = j[J.THORAX] - j[J.PELVIS]
+    l_p = _first_finite(_perp(hip_line, u), _perp(sh_line, u))
+    f_p = np.cross(l_p, u)
+    u_t = _unit(t)
+    l_t = _first_finite(_perp(sh_line, u_t), _perp(hip_line, u_t))
+    f_t = np.cross(l_t, u_t)
+
+    a = {'trunk_flexion': _atan2_deg(t @ f_p, t @ u), 'trunk_side_bend': _asin_deg(u_t @ l_p)}
+    hp, sp = _perp(hip_line, u_t), _perp(sh_line, u_t)
+    a['trunk_twist'] = _atan2_deg(np.cross(hp, sp) @ u_t, hp @ sp)
+    h = j[J.HEAD] - j[J.THORAX]
+    a['neck_flexion'] = _atan2_deg(h @ f_t, h @ u_t)
+    a['neck_side_bend'] = _asin_deg(_unit(h) @ l_t)
+    thighs = [j[k] - j[hip] for hip, k in ((J.LEFT_HIP, J.LEFT_KNEE), (J.RIGHT_HIP, J.RIGHT_KNEE))]
+    seen = [v for v in thighs if np.all(np.isfinite(v))]
+    a['hip_trunk'] = _deg_between(t, np.mean(seen, axis=0)) if seen else NAN
+
+    m = {}
+    trunk_len = float(np.linalg.norm(t))
+    for side, sign in (('left', 1.0), ('right', -1.0)):
+        s = j[J[f'{side.upper()}_SHOULDER']]
+        e, w = j[J[f'{side.upper()}_ELBOW']], j[J[f'{side.upper()}_WRIST']]
+        out = sign * l_t
+        v = e - s
+        elevation = _deg_between(v, -u_t)
+        backwards = (v @ -u_t) > 0 and (v @ f_t) < 0 and abs(v @ f_t) >= abs(v @ out)
+        a[f'{side}_upper_arm_flexion'] = -elevation if backwards else elevation
+        a[f'{side}_upper_arm_abduction'] = _asin_deg(_unit(v) @ out)
+        a[f'{side}_elbow_flexion'] = _deg_between(v, w - e)
+        hip, knee, ankle = (j[J[f'{side.upper()}_{n}']] for n in ('HIP', 'KNEE', 'ANKLE'))
+        a[f'{side}_knee_flexion'] = _deg_between(knee - hip, ankle - knee)
+        gap = (j[J.NECK] - s) @ u_t
+        m[f'{side}_shoulder_gap'] = float(gap / trunk_len) if trunk_len > 1e-6 else NAN
+        s_off = (s - j[J.THORAX]) @ out
+        m[f'{side}_wrist_lateral'] = float(((w - j[J.THORAX]) @ out) / s_off) if s_off > 1e-3 else NAN
+    m['ankle_height_diff_m'] = abs(float((j[J.LEFT_ANKLE] - j[J.RIGHT_ANKLE]) @ u))
+    return a, m
+
+
+def _flag(value: float, predicate):
+    """predicate(value), or None (not observed) when value is NaN."""
+    return None if math.isnan(value) else bool(predicate(value))
+
+
+def postures(angles: dict, measures: dict, heuristics: Heuristics | None = None):
+    """(BodyPosture, {'left': ArmPosture, 'right': ArmPosture}) from `measure`'s output and the thresholds."""
+    hz = Heuristics() if heuristics is None else heuristics
+    body = BodyPosture(
+        neck_flexion_deg=angles['neck_flexion'],
+        neck_side_bent=_flag(angles['neck_side_bend'], lambda x: abs(x) > hz.side_bend_deg),
+        trunk_flexion_deg=angles['trunk_flexion'],
+        trunk_twisted=_flag(angles['trunk_twist'], lambda x: abs(x) > hz.twist_deg),
+        trunk_side_bent=_flag(angles['trunk_side_bend'], lambda x: abs(x) > hz.side_bend_deg),
+        hip_trunk_deg=angles['hip_trunk'],
+        legs_bilateral=_flag(measures['ankle_height_diff_m'], lambda x: x <= hz.feet_level_m),
+        left_knee_flexion_deg=angles['left_knee_flexion'],
+        right_knee_flexion_deg=angles['right_knee_flexion'])
+    arms = {}
+    for side in SIDES:
+        arms[side] = ArmPosture(
+            upper_arm_flexion_deg=angles[f'{side}_upper_arm_flexion'],
+            upper_arm_abducted=_flag(angles[f'{side}_upper_arm_abduction'], lambda x: x > hz.abduction_deg),
+            shoulder_raised=_flag(measures[f'{side}_shoulder_gap'], lambda x: x < hz.shoulder_gap_ratio),
+            elbow_flexion_deg=angles[f'{side}_elbow_flexion'],
+            across_or_out=_flag(measures[f'{side}_wrist_lateral'],
+                                lambda x: x < 0.0 or x > hz.out_to_side_ratio))
+    return body, arms

@@ -1,0 +1,113 @@
+"""RULA / REBA of one 3D skeleton: joints -> angles -> postures -> scores -> types.ErgonomicRisk.
+
+Policy for what the skeleton leaves open (docs/ergonomics.md):
+
+* Context a skeleton cannot see (load, coupling, static/repetition, support, seated) comes from `RulaInputs` /
+  `RebaInputs`; every value used is listed in `assumed_inputs` ('load_kg=0', ...).
+* Posture a skeleton cannot see (wrist, wrist twist, neck twist, upper-arm rotation) and body segments whose
+  joints are missing (NaN or confidence < `Heuristics.min_confidence`) are open: the grand score is reported as
+  the exact range [score_min, score_max] over them; `score` takes their least severe option (a lower bound);
+  a segment whose position is not observed scores 0 in segment_scores and is listed as
+  '<segment>=unobserved(range a-b)'; a segment whose position is seen but one adjustment is open (e.g. neck twist)
+  shows its least severe value and is listed as '<segment>=open(range a-b)'.
+* Flags derived by thresholds on the skeleton (side-bend, twist, abduction, shoulder raise, feet level, out to the
+  side) are listed as 'heuristic:...' with their thresholds.
+"""
+from ..types import ErgonomicRisk
+from .angles import DEFAULT_UP, SIDES, Heuristics, measure, postures
+from .reba import RebaInputs, score_reba
+from .rula import RulaInputs, score_rula
+from ..errors import ConfigError
+from .tables import reba_action_level, rula_action_level
+
+SIDE_CHOICES = ('worst', 'left', 'right')
+# Segments that are combinations of others; they are reported but not listed as unobserved inputs.
+_GROUPS = ('score_a', 'score_b', 'score_c', 'score_d', 'table_a', 'table_b')
+
+
+def _heuristic_notes(h: Heuristics) -> tuple[str, ...]:
+    return (f'heuristic:side_bent=|side_bend|>{h.side_bend_deg:g}deg',
+            f'heuristic:trunk_twisted=|twist|>{h.twist_deg:g}deg',
+            f'heuristic:upper_arm_abducted=abduction>{h.abduction_deg:g}deg',
+            f'heuristic:shoulder_raised=neck_gap/trunk<{h.shoulder_gap_ratio:g}',
+            f'heuristic:legs_bilateral=ankle_height_diff<={h.feet_level_m:g}m',
+            f'heuristic:min_confidence={h.min_confidence:g}')
+
+
+def _prepare(side, heuristics, inputs, inputs_type, joints3d, confidence, up):
+    if side not in SIDE_CHOICES:
+        raise ValueError(f'side must be one of {SIDE_CHOICES}, got {side!r}')
+    inputs = inputs_type() if inputs is None else inputs
+    heuristics = Heuristics() if heuristics is None else heuristics
+    if not isinstance(inputs, inputs_type):
+        raise ConfigError(f'inputs must be a {inputs_type.__name__}, got {type(inputs).__name__}')
+    if not isinstance(heuristics, Heuristics):
+        raise ConfigError(f'heuristics must be a Heuristics, got {type(heuristics).__name__}')
+    angles, measures = measure(joints3d, confidence, up, heuristics.min_confidence)
+    body, arms = postures(angles, measures, heuristics)
+    chosen = {s: arms[s] for s in (SIDES if side == 'worst' else (side,))}
+    return angles, body, chosen, inputs, heuristics
+
+
+def _risk(method, score, level, side, angles, assumed, heuristics, track_id, extra=()) -> ErgonomicRisk:
+    # 0 = the segment's position is not observed; otherwise its value with open flags at their least severe.
+    segments = tuple((name, 0 if name in score.unobserved else v[0]) for name, v in score.segments.items())
+    unobserved = tuple(f'{name}={"unobserved" if name in score.unobserved else "open"}(range {v[0]}-{v[-1]})'
+                       for name, v in score.segments.items() if len(v) > 1 and not name.startswith(_GROUPS))
+    return ErgonomicRisk(
+        method=method, track_id=int(track_id), score=score.score, score_min=score.score_min,
+        score_max=score.score_max, action_level=level[0], action=level[1], side=side, segment_scores=segments,
+        angles_deg=tuple((k, float(v)) for k, v in angles.items()),
+        assumed_inputs=assumed + extra + unobserved + _heuristic_notes(heuristics))
+
+
+def assess_rula(joints3d, confidence=None, inputs: RulaInputs | None = None, up=DEFAULT_UP, side: str = 'worst',
+                track_id: int = -1, heuristics: Heuristics | None = None) -> ErgonomicRisk:
+    """RULA of one H36M-17 skeleton.
+
+    Args:
+        joints3d: (17, 3) metres, H36M order, any frame whose world-up direction is `up` (default camera optical
+            frame: up = -y). NaN rows = missing.
+        confidence: optional (17,) in [0, 1]; joints below `heuristics.min_confidence` count as missing.
+        inputs: context and unobservable-posture inputs (None = RulaInputs()); listed in assumed_inputs.
+        up: world up direction in the joints' frame.
+        side: 'left' / 'right' arm, or 'worst' = the higher score of the two (range over both).
+        track_id: copied into the result.
+        heuristics: thresholds for the adjustment flags (None = Heuristics()).
+
+    Raises:
+        ValueError on a wrong shape, a zero/non-finite `up`, an unknown side or wrong inputs type.
+
+    """
+    angles, body, arms, inputs, heuristics = _prepare(side, heuristics, inputs, RulaInputs, joints3d, confidence, up)
+    score = score_rula(body, arms, inputs)
+    extra = (f'heuristic:across_or_out=wrist_lateral<0 or >{heuristics.out_to_side_ratio:g}',)
+    return _risk('RULA', score, rula_action_level(score.score), side, angles, inputs.assumed(), heuristics,
+                 track_id, extra)
+
+
+def assess_reba(joints3d, confidence=None, inputs: RebaInputs | None = None, up=DEFAULT_UP, side: str = 'worst',
+                track_id: int = -1, heuristics: Heuristics | None = None) -> ErgonomicRisk:
+    """REBA of one H36M-17 skeleton; arguments and errors as `assess_rula`."""
+    angles, body, arms, inputs, heuristics = _prepare(side, heuristics, inputs, RebaInputs, joints3d, confidence, up)
+    score = score_reba(body, arms, inputs)
+    return _risk('REBA', score, reba_action_level(score.score), side, angles, inputs.assumed(), heuristics,
+                 track_id)
+
+
+def assess_skeleton(skeleton, method: str = 'RULA', inputs=None, up=DEFAULT_UP, side: str = 'worst',
+                    heuristics: Heuristics | None = None) -> ErgonomicRisk:
+    """RULA or REBA of a types.Skeleton3D (joint_set 'h36m17'); the track id is taken from the skeleton."""
+    if getattr(skeleton, 'joint_set', None) != 'h36m17':
+        raise ValueError(f"skeleton must be a Skeleton3D with joint_set 'h36m17', got "
+                         f"{getattr(skeleton, 'joint_set', type(skeleton).__name__)!r}")
+    if method not in ('RULA', 'REBA'):
+        raise ValueError(f"method must be 'RULA' or 'REBA', got {method!r}")
+    fn = assess_rula if method == 'RULA' else assess_reba
+    return fn(skeleton.positions, skeleton.confidence, inputs, up, side, skeleton.track_id, heuristics)
+
+
+def angles_dict(risk: ErgonomicRisk) -> dict:
+    """angles_deg of a result as a dict (NaN = not observable)."""
+    return {k: v for k, v in risk.angles_deg}
+
