@@ -59,6 +59,6 @@ fi
 if [ -f nvb_perception/tools/export_models.py ]; then
   # shellcheck disable=SC1091
   set +u; source scripts/env.sh; set -u
-  python -m nvb_perception.tools.export_models --quiet
+  python -m nvb_perception.tools.export_models
 fi
 say "setup complete"
