@@ -3,7 +3,8 @@
 Pure Python/NumPy; see docs/ergonomics.md for the body frame, angle definitions and the assumed-input policy.
 """
 from .angles import DEFAULT_UP, ArmPosture, BodyPosture, Heuristics, measure, postures
-from .assess import angles_dict, assess_reba, assess_rula, assess_skeleton
+from .assess import angles_dict, assess, assess_angles, assess_reba, assess_rula, assess_skeleton
+from .exposure import ExposureConfig, ExposureSummary, ExposureTracker
 from .reba import COUPLINGS, RebaInputs, score_reba
 from .reba import score_range as reba_score_range
 from .rula import LOAD_PATTERNS, RulaInputs, Score, score_rula
@@ -14,7 +15,8 @@ from .tables import (REBA_ACTION_LEVELS, REBA_TABLE_A, REBA_TABLE_B, REBA_TABLE_
 
 __all__ = [
     'DEFAULT_UP', 'ArmPosture', 'BodyPosture', 'Heuristics', 'measure', 'postures',
-    'angles_dict', 'assess_reba', 'assess_rula', 'assess_skeleton',
+    'angles_dict', 'assess', 'assess_angles', 'assess_reba', 'assess_rula', 'assess_skeleton',
+    'ExposureConfig', 'ExposureSummary', 'ExposureTracker',
     'COUPLINGS', 'RebaInputs', 'score_reba', 'reba_score_range',
     'LOAD_PATTERNS', 'RulaInputs', 'Score', 'score_rula', 'rula_score_range',
     'REBA_ACTION_LEVELS', 'REBA_TABLE_A', 'REBA_TABLE_B', 'REBA_TABLE_C', 'RULA_ACTION_LEVELS', 'RULA_TABLE_A',

@@ -24,17 +24,21 @@ Angles (degrees; NaN when a joint they need is missing):
 * ``<side>_elbow_flexion``, ``<side>_knee_flexion``: 0 = straight.  ``hip_trunk``: angle between pelvis->thorax and
   the mean thigh (180 standing, 90 sitting upright).
 
-Measures (not angles): ``<side>_shoulder_gap`` = height of the neck joint above the shoulder along ``u_t`` divided
-by the trunk length |pelvis->thorax| (shrugging shrinks it); ``<side>_wrist_lateral`` = the wrist's distance from
-the trunk midline along the outward axis divided by the shoulder's (<0: across the midline); ``ankle_height_diff_m``.
+Measures (not angles): ``<side>_shoulder_gap`` = how far the head top would be above the shoulder with the neck
+straightened onto the trunk axis, |thorax->head| + (thorax - shoulder).u_t, over the trunk length |pelvis->thorax|
+(shrugging shrinks it; neck flexion does not). It works for both H36M conventions seen in this project: mocap-style
+lifter output (thorax a spine point: a shrug raises the shoulder relative to it) and `blazepose_to_h36m` (thorax =
+mid-shoulder: a shrug lifts the thorax towards the head); both give about 0.5 upright and relaxed.
+``<side>_wrist_lateral`` = the wrist's distance from the trunk midline along the outward axis divided by the
+shoulder's (< 0: across the midline). ``ankle_height_diff_m`` = |left - right ankle| along ``u``.
 """
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..skeleton import H36M
 from ..errors import ConfigError
+from ..skeleton import H36M
 from .tables import check_flag, check_number
 
 DEFAULT_UP = (0.0, -1.0, 0.0)   # camera optical frame: y points down
@@ -54,7 +58,7 @@ class Heuristics:
     side_bend_deg: float = 10.0      # |side bend| above it -> 'side-bent' (trunk and neck)
     twist_deg: float = 10.0          # |trunk twist| above it -> 'twisted'
     abduction_deg: float = 20.0      # upper-arm abduction above it -> 'abducted' (matches the +-20 deg neutral band)
-    shoulder_gap_ratio: float = 0.20  # shoulder gap (see module doc) below it -> 'shoulder raised'
+    shoulder_gap_ratio: float = 0.45  # shoulder gap (see module doc, ~0.5 relaxed) below it -> 'raised'
     feet_level_m: float = 0.10       # ankle height difference above it -> unilateral / unbalanced legs
     out_to_side_ratio: float = 1.5   # wrist lateral ratio above it -> 'out to the side' (RULA lower arm +1)
 
@@ -217,7 +221,7 @@ def measure(joints3d, confidence=None, up=DEFAULT_UP, min_confidence: float = 0.
         a[f'{side}_elbow_flexion'] = _deg_between(v, w - e)
         hip, knee, ankle = (j[J[f'{side.upper()}_{n}']] for n in ('HIP', 'KNEE', 'ANKLE'))
         a[f'{side}_knee_flexion'] = _deg_between(knee - hip, ankle - knee)
-        gap = (j[J.NECK] - s) @ u_t
+        gap = np.linalg.norm(j[J.HEAD] - j[J.THORAX]) + (j[J.THORAX] - s) @ u_t
         m[f'{side}_shoulder_gap'] = float(gap / trunk_len) if trunk_len > 1e-6 else NAN
         s_off = (s - j[J.THORAX]) @ out
         m[f'{side}_wrist_lateral'] = float(((w - j[J.THORAX]) @ out) / s_off) if s_off > 1e-3 else NAN

@@ -29,27 +29,45 @@ def _heuristic_notes(h: Heuristics) -> tuple[str, ...]:
     return (f'heuristic:side_bent=|side_bend|>{h.side_bend_deg:g}deg',
             f'heuristic:trunk_twisted=|twist|>{h.twist_deg:g}deg',
             f'heuristic:upper_arm_abducted=abduction>{h.abduction_deg:g}deg',
-            f'heuristic:shoulder_raised=neck_gap/trunk<{h.shoulder_gap_ratio:g}',
+            f'heuristic:shoulder_raised=head_gap/trunk<{h.shoulder_gap_ratio:g}',
             f'heuristic:legs_bilateral=ankle_height_diff<={h.feet_level_m:g}m',
             f'heuristic:min_confidence={h.min_confidence:g}')
 
 
-def _prepare(side, heuristics, inputs, inputs_type, joints3d, confidence, up):
+def check_method_inputs(method, side, inputs, heuristics):
+    """Validate method/side and return (inputs, heuristics) with their defaults filled in."""
+    if method not in ('RULA', 'REBA'):
+        raise ValueError(f"method must be 'RULA' or 'REBA', got {method!r}")
     if side not in SIDE_CHOICES:
         raise ValueError(f'side must be one of {SIDE_CHOICES}, got {side!r}')
+    inputs_type = RulaInputs if method == 'RULA' else RebaInputs
     inputs = inputs_type() if inputs is None else inputs
     heuristics = Heuristics() if heuristics is None else heuristics
     if not isinstance(inputs, inputs_type):
         raise ConfigError(f'inputs must be a {inputs_type.__name__}, got {type(inputs).__name__}')
     if not isinstance(heuristics, Heuristics):
         raise ConfigError(f'heuristics must be a Heuristics, got {type(heuristics).__name__}')
-    angles, measures = measure(joints3d, confidence, up, heuristics.min_confidence)
+    return inputs, heuristics
+
+
+def assess_angles(method: str, angles: dict, measures: dict, inputs=None, side: str = 'worst', track_id: int = -1,
+                  heuristics: Heuristics | None = None, notes: tuple[str, ...] = (),
+                  reported: dict | None = None) -> ErgonomicRisk:
+    """RULA or REBA from `angles.measure`'s output (possibly filtered over time).
+
+    `notes` are appended to assumed_inputs; `reported` (default: `angles`) are the angles put in angles_deg, e.g.
+    the filtered angles when `angles` went through hysteresis.
+    """
+    inputs, heuristics = check_method_inputs(method, side, inputs, heuristics)
     body, arms = postures(angles, measures, heuristics)
-    chosen = {s: arms[s] for s in (SIDES if side == 'worst' else (side,))}
-    return angles, body, chosen, inputs, heuristics
-
-
-def _risk(method, score, level, side, angles, assumed, heuristics, track_id, extra=()) -> ErgonomicRisk:
+    arms = {s: arms[s] for s in (SIDES if side == 'worst' else (side,))}
+    if method == 'RULA':
+        score = score_rula(body, arms, inputs)
+        level = rula_action_level(score.score)
+        notes = notes + (f'heuristic:across_or_out=wrist_lateral<0 or >{heuristics.out_to_side_ratio:g}',)
+    else:
+        score = score_reba(body, arms, inputs)
+        level = reba_action_level(score.score)
     # 0 = the segment's position is not observed; otherwise its value with open flags at their least severe.
     segments = tuple((name, 0 if name in score.unobserved else v[0]) for name, v in score.segments.items())
     unobserved = tuple(f'{name}={"unobserved" if name in score.unobserved else "open"}(range {v[0]}-{v[-1]})'
@@ -57,42 +75,44 @@ def _risk(method, score, level, side, angles, assumed, heuristics, track_id, ext
     return ErgonomicRisk(
         method=method, track_id=int(track_id), score=score.score, score_min=score.score_min,
         score_max=score.score_max, action_level=level[0], action=level[1], side=side, segment_scores=segments,
-        angles_deg=tuple((k, float(v)) for k, v in angles.items()),
-        assumed_inputs=assumed + extra + unobserved + _heuristic_notes(heuristics))
+        angles_deg=tuple((k, float(v)) for k, v in (angles if reported is None else reported).items()),
+        assumed_inputs=inputs.assumed() + notes + unobserved + _heuristic_notes(heuristics))
 
 
-def assess_rula(joints3d, confidence=None, inputs: RulaInputs | None = None, up=DEFAULT_UP, side: str = 'worst',
-                track_id: int = -1, heuristics: Heuristics | None = None) -> ErgonomicRisk:
-    """RULA of one H36M-17 skeleton.
+def assess(method: str, joints3d, confidence=None, inputs=None, up=DEFAULT_UP, side: str = 'worst',
+           track_id: int = -1, heuristics: Heuristics | None = None) -> ErgonomicRisk:
+    """RULA or REBA of one H36M-17 skeleton.
 
     Args:
+        method: 'RULA' or 'REBA'.
         joints3d: (17, 3) metres, H36M order, any frame whose world-up direction is `up` (default camera optical
             frame: up = -y). NaN rows = missing.
         confidence: optional (17,) in [0, 1]; joints below `heuristics.min_confidence` count as missing.
-        inputs: context and unobservable-posture inputs (None = RulaInputs()); listed in assumed_inputs.
+        inputs: RulaInputs / RebaInputs (None = defaults); every value is listed in assumed_inputs.
         up: world up direction in the joints' frame.
         side: 'left' / 'right' arm, or 'worst' = the higher score of the two (range over both).
         track_id: copied into the result.
         heuristics: thresholds for the adjustment flags (None = Heuristics()).
 
     Raises:
-        ValueError on a wrong shape, a zero/non-finite `up`, an unknown side or wrong inputs type.
+        ValueError on a wrong shape, a zero/non-finite `up`, an unknown method/side or a wrong inputs type.
 
     """
-    angles, body, arms, inputs, heuristics = _prepare(side, heuristics, inputs, RulaInputs, joints3d, confidence, up)
-    score = score_rula(body, arms, inputs)
-    extra = (f'heuristic:across_or_out=wrist_lateral<0 or >{heuristics.out_to_side_ratio:g}',)
-    return _risk('RULA', score, rula_action_level(score.score), side, angles, inputs.assumed(), heuristics,
-                 track_id, extra)
+    inputs, heuristics = check_method_inputs(method, side, inputs, heuristics)
+    angles, measures = measure(joints3d, confidence, up, heuristics.min_confidence)
+    return assess_angles(method, angles, measures, inputs, side, track_id, heuristics)
+
+
+def assess_rula(joints3d, confidence=None, inputs: RulaInputs | None = None, up=DEFAULT_UP, side: str = 'worst',
+                track_id: int = -1, heuristics: Heuristics | None = None) -> ErgonomicRisk:
+    """RULA of one H36M-17 skeleton; see `assess`."""
+    return assess('RULA', joints3d, confidence, inputs, up, side, track_id, heuristics)
 
 
 def assess_reba(joints3d, confidence=None, inputs: RebaInputs | None = None, up=DEFAULT_UP, side: str = 'worst',
                 track_id: int = -1, heuristics: Heuristics | None = None) -> ErgonomicRisk:
-    """REBA of one H36M-17 skeleton; arguments and errors as `assess_rula`."""
-    angles, body, arms, inputs, heuristics = _prepare(side, heuristics, inputs, RebaInputs, joints3d, confidence, up)
-    score = score_reba(body, arms, inputs)
-    return _risk('REBA', score, reba_action_level(score.score), side, angles, inputs.assumed(), heuristics,
-                 track_id)
+    """REBA of one H36M-17 skeleton; see `assess`."""
+    return assess('REBA', joints3d, confidence, inputs, up, side, track_id, heuristics)
 
 
 def assess_skeleton(skeleton, method: str = 'RULA', inputs=None, up=DEFAULT_UP, side: str = 'worst',
@@ -101,10 +121,7 @@ def assess_skeleton(skeleton, method: str = 'RULA', inputs=None, up=DEFAULT_UP, 
     if getattr(skeleton, 'joint_set', None) != 'h36m17':
         raise ValueError(f"skeleton must be a Skeleton3D with joint_set 'h36m17', got "
                          f"{getattr(skeleton, 'joint_set', type(skeleton).__name__)!r}")
-    if method not in ('RULA', 'REBA'):
-        raise ValueError(f"method must be 'RULA' or 'REBA', got {method!r}")
-    fn = assess_rula if method == 'RULA' else assess_reba
-    return fn(skeleton.positions, skeleton.confidence, inputs, up, side, skeleton.track_id, heuristics)
+    return assess(method, skeleton.positions, skeleton.confidence, inputs, up, side, skeleton.track_id, heuristics)
 
 
 def angles_dict(risk: ErgonomicRisk) -> dict:

@@ -7,8 +7,8 @@ the lower-arm band 60-100 deg is closed on both ends. Loads follow the text lite
 
 Open inputs: a posture angle that is NaN or a flag that is None is "not observed"; every segment is scored as
 the set of scores its open inputs allow, and the grand score as (score, min, max) where `score` takes the least
-severe option of every open input (so score == min unless the caller fixes the open inputs) and [min, max] is
-the exact range over all combinations (enumerated, no monotonicity assumed).
+severe option of every open input and [min, max] is the exact range over all combinations (enumerated, no
+monotonicity assumed). Because the published tables are monotone (tested), score == min.
 """
 import math
 from dataclasses import dataclass
@@ -78,6 +78,7 @@ INPUTS_DEFAULT = RulaInputs()
 
 
 def clip(x: int, lo: int, hi: int) -> int:
+    """Clamp x to [lo, hi] (e.g. upper arm 1 - 1 'supported' stays 1)."""
     return max(lo, min(hi, x))
 
 
@@ -97,6 +98,7 @@ def lower_arm_base(elbow_flexion_deg: float) -> int:
 
 
 def band_options(angle, band, all_bands) -> tuple[int, ...]:
+    """(band(angle),), or every band when the angle is not observed."""
     return tuple(all_bands) if is_open(angle) else (band(angle),)
 
 
@@ -233,6 +235,7 @@ def combine_sides(body_sets: dict, side_sets: dict, table, body_key: str, side_k
 
 
 def table_set(table, *sets) -> tuple[int, ...]:
+    """Sorted distinct table values over every combination of the 1-based index sets."""
     return tuple(sorted({int(table[tuple(i - 1 for i in combo)]) for combo in product(*sets)}))
 
 

@@ -74,7 +74,7 @@ def test_canonical_is_neutral(seed):
     assert a['hip_trunk'] == pytest.approx(180)
     assert m['ankle_height_diff_m'] == pytest.approx(0, abs=1e-9)
     assert m['left_wrist_lateral'] == pytest.approx(1.0)
-    assert m['left_shoulder_gap'] == pytest.approx(0.14 / 0.48)
+    assert m['left_shoulder_gap'] == pytest.approx((0.24 + 0.02) / 0.48)
 
 
 def test_default_up_is_camera_minus_y():
@@ -146,7 +146,24 @@ def test_wrist_across_midline_and_shrug():
     p[J.RIGHT_WRIST] = (0.05, 0.2, 0.3)          # right hand reaching past the midline to the left
     p[J.LEFT_SHOULDER] += (0, 0.08, 0)            # left shoulder shrugged
     a, m = measure(p @ BODY_TO_FACING_CAMERA.T)
-    assert m['right_wrist_lateral'] < 0 and m['left_shoulder_gap'] < 0.2 < m['right_shoulder_gap']
+    assert m['right_wrist_lateral'] < 0 and m['left_shoulder_gap'] < 0.45 < m['right_shoulder_gap']
+
+
+def test_shoulder_raise_both_h36m_conventions_and_not_from_neck_flexion():
+    _, m = angles_of(turn(canonical(), [J.NECK, J.HEAD], J.THORAX, X, 40), seed=1)
+    assert m['left_shoulder_gap'] == pytest.approx((0.24 + 0.02) / 0.48)       # neck flexion changes nothing
+    # blazepose_to_h36m convention: thorax = mid-shoulder, so a symmetric shrug lifts the thorax too
+    q = canonical()
+    q[[J.LEFT_SHOULDER, J.RIGHT_SHOULDER], 1] = 0.48
+    q[J.HEAD] = (0, 0.73, 0)
+    _, m = angles_of(q, seed=2)
+    assert m['left_shoulder_gap'] == pytest.approx(0.25 / 0.48) and m['left_shoulder_gap'] > 0.45
+    q[[J.LEFT_SHOULDER, J.RIGHT_SHOULDER, J.THORAX], 1] += 0.06
+    cam, up = to_camera(q, seed=2)
+    _, m = measure(cam, up=up)
+    assert m['left_shoulder_gap'] == pytest.approx(0.19 / 0.54) and m['right_shoulder_gap'] < 0.45
+    seg = dict(assess_rula(cam, up=up).segment_scores)
+    assert seg['upper_arm_left'] == seg['upper_arm_right'] == 2                  # 1 + shoulder raised
 
 
 @pytest.mark.parametrize('missing,nan_names', [
