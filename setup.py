@@ -5,10 +5,12 @@ from setuptools import find_packages, setup
 
 PACKAGE = 'nvb_perception'
 
-NODES = ['video_publisher', 'recorder']
+NODES = ['video_publisher', 'recorder', 'pose_node']
 TOOLS = {
     'nvb-export-models': 'nvb_perception.tools.export_models:main',
     'nvb-build-engines': 'nvb_perception.tools.build_engines:main',
+    'nvb-process-video': 'nvb_perception.tools.process_video:main',
+    'nvb-process-bag': 'nvb_perception.tools.process_bag:main',
 }
 
 setup(

@@ -34,7 +34,7 @@ try:
 except ImportError:
     HAVE_ROS = False
 
-collect_ignore_glob = [] if HAVE_ROS else ['ros/*']
+collect_ignore_glob = [] if HAVE_ROS else ['ros/*', 'launch/*']
 
 
 @pytest.fixture(scope='session')

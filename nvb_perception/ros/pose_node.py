@@ -1,0 +1,136 @@
+"""2D pose node: camera images in, every person's BlazePose skeleton out (Skeleton2DArray).
+
+    pose_node --ros-args -r image:=/camera/image_raw -p max_people:=4 -p publish_overlay:=true
+
+Subscribes `image` (sensor_msgs/Image, or `image/compressed` with image_transport:=compressed) with sensor-data
+QoS and the optional `camera_info`. Always works on the newest frame: frames that arrive while one is being
+processed are skipped and counted, so a slow machine adds no latency. Publishes `skeletons_2d` with the source
+stamp and frame, an optional `overlay` image, and `/diagnostics`.
+"""
+import threading
+import time
+
+from rclpy.node import Node
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+
+from nvb_perception.assets import model_dir
+from nvb_perception.draw import draw_skeletons
+from nvb_perception.errors import PerceptionError
+from nvb_perception.imaging import decode_compressed, image_fields_to_bgr8, numpy_to_image_fields
+from nvb_perception.pose2d.estimator import PoseConfig, PoseEstimator
+from nvb_perception.ros.convert import header_from_msg, skeleton2d_frame_to_msg
+from nvb_perception.ros.node_utils import Diagnostics, declare, run
+from nvb_perception.types import Skeleton2DFrame
+from nvb_perception_msgs.msg import Skeleton2DArray
+
+
+class PoseNode(Node):
+    """Publish 2D skeletons for the newest camera image."""
+
+    def __init__(self, estimator: PoseEstimator | None = None):
+        super().__init__('pose_node')
+        transport = declare(self, 'image_transport', 'raw', 'Subscribe to raw images or image/compressed',
+                            choices=('raw', 'compressed'), read_only=True)
+        self.publish_overlay = declare(self, 'publish_overlay', False, 'Publish an overlay image for RViz')
+        config = PoseConfig(
+            model_dir=declare(self, 'model_dir', str(model_dir()), 'Folder of the exported ONNX models',
+                              read_only=True),
+            landmark_variant=declare(self, 'landmark_variant', 'full', 'BlazePose landmark model',
+                                     choices=('lite', 'full', 'heavy'), read_only=True),
+            max_people=declare(self, 'max_people', 4, 'Most people tracked at once', low=1, high=16),
+            min_detection_confidence=declare(self, 'min_detection_confidence', 0.5,
+                                             'Person detector score threshold', low=0.0, high=1.0),
+            min_tracking_confidence=declare(self, 'min_tracking_confidence', 0.5,
+                                            'Below this pose score a track is lost and re-detected',
+                                            low=0.0, high=1.0),
+            smoothing=declare(self, 'smoothing', True, 'One-Euro smoothing of the landmarks per track'),
+            prefer=tuple(declare(self, 'backends', ['tensorrt', 'onnxruntime'],
+                                 'Runtimes to try in order (tensorrt, onnxruntime)', read_only=True)),
+        )
+        self.estimator = estimator or PoseEstimator.from_config(config)
+        self.diagnostics = Diagnostics(self)
+        self.diagnostics.values['backend'] = getattr(self.estimator, 'backend_name', 'unknown')
+        self.publisher = self.create_publisher(Skeleton2DArray, 'skeletons_2d', 10)
+        self.overlay_pub = self.create_publisher(Image, 'overlay', qos_profile_sensor_data)
+        if transport == 'raw':
+            self.create_subscription(Image, 'image', self.on_image, qos_profile_sensor_data)
+        else:
+            self.create_subscription(CompressedImage, 'image/compressed', self.on_image, qos_profile_sensor_data)
+        self.camera_info = None
+        self.create_subscription(CameraInfo, 'camera_info', self.on_camera_info, qos_profile_sensor_data)
+        self._latest = None
+        self._wake = threading.Condition()
+        self._running = True
+        self._last_done = None
+        self._worker = threading.Thread(target=self._work, daemon=True)
+        self._worker.start()
+
+    def on_camera_info(self, msg: CameraInfo) -> None:
+        """Keep the newest calibration (reported in diagnostics; pixels need no intrinsics)."""
+        self.camera_info = msg
+        self.diagnostics.values['camera_info'] = f'{msg.width}x{msg.height} {msg.distortion_model or "none"}'
+
+    def on_image(self, msg) -> None:
+        """Hand the newest frame to the worker; a frame still waiting is replaced and counted as skipped."""
+        self.diagnostics.arrival()
+        with self._wake:
+            if self._latest is not None:
+                self.diagnostics.count('frames_skipped')
+            self._latest = msg
+            self._wake.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while self._latest is None and self._running:
+                    self._wake.wait(0.5)
+                if not self._running:
+                    return
+                msg, self._latest = self._latest, None
+            self.process(msg)
+
+    def process(self, msg) -> None:
+        """Decode, estimate, publish; bad frames are dropped with a throttled warning."""
+        start = time.perf_counter()
+        stamp = header_from_msg(msg.header)
+        try:
+            bgr = decode_compressed(msg.format, msg.data) if isinstance(msg, CompressedImage) \
+                else image_fields_to_bgr8(msg)
+            result = self.estimator(bgr, stamp.stamp_ns)
+        except PerceptionError as error:
+            self.diagnostics.count('frames_dropped')
+            self.diagnostics.warning = f'dropped frame: {error}'
+            self.get_logger().warning(f'dropped frame: {error}', throttle_duration_sec=5.0)
+            return
+        for note in getattr(result, 'warnings', ()):
+            self.diagnostics.count('warnings')
+            self.get_logger().warning(note, throttle_duration_sec=5.0)
+        skeletons = tuple(p.skeleton for p in result.people)
+        frame = Skeleton2DFrame(stamp=stamp, image_size=(bgr.shape[1], bgr.shape[0]), skeletons=skeletons)
+        self.publisher.publish(skeleton2d_frame_to_msg(frame))
+        self.diagnostics.processing_ms.append((time.perf_counter() - start) * 1e3)
+        self.diagnostics.values['tracks'] = str(sum(1 for s in skeletons if s.track_state <= 1))
+        if self.publish_overlay:
+            now = time.monotonic()
+            fps = 1.0 / (now - self._last_done) if self._last_done else None
+            self._last_done = now
+            overlay = Image(**numpy_to_image_fields(draw_skeletons(bgr, skeletons, fps), 'bgr8'))
+            overlay.header = msg.header
+            self.overlay_pub.publish(overlay)
+
+    def close(self) -> None:
+        """Stop the worker thread."""
+        with self._wake:
+            self._running = False
+            self._wake.notify()
+        self._worker.join(timeout=5)
+
+
+def main(args=None):
+    """Entry point of the pose_node executable."""
+    return run(PoseNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
