@@ -128,7 +128,7 @@ class ProcessGraph:
 
 
 class TopicListener:
-    """An rclpy node (in its own context and thread) that stores every message of some topics.
+    """An rclpy node (in its own context and thread) that stores every message of some topics, and can publish.
 
     Each record is (receive time as time.time_ns(), message).
     """
@@ -152,6 +152,17 @@ class TopicListener:
     def _store(self, topic, msg):
         with self._lock:
             self.messages[topic].append((time.time_ns(), msg))
+
+    def publisher(self, topic: str, msgtype: str, depth: int = 10):
+        """A reliable publisher in the listener's context, to feed nodes under test."""
+        return self.node.create_publisher(message_class(msgtype), topic, depth)
+
+    def wait_for_subscribers(self, publisher, n: int = 1, timeout: float = 20.0) -> bool:
+        """Wait until `publisher` is matched with n subscriptions (the node under test is up)."""
+        end = time.monotonic() + timeout
+        while publisher.get_subscription_count() < n and time.monotonic() < end:
+            time.sleep(0.02)
+        return publisher.get_subscription_count() >= n
 
     def count(self, topic: str) -> int:
         """Messages received on topic so far."""
