@@ -11,7 +11,7 @@ import threading
 import time
 
 from rclpy.node import Node
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
 from nvb_perception.assets import model_dir
@@ -32,6 +32,10 @@ class PoseNode(Node):
         super().__init__('pose_node')
         transport = declare(self, 'image_transport', 'raw', 'Subscribe to raw images or image/compressed',
                             choices=('raw', 'compressed'), read_only=True)
+        image_qos = declare(self, 'image_qos', 'sensor_data',
+                            'QoS of the image subscription: sensor_data (best effort, matches any camera) or '
+                            'reliable (lossless with a reliable camera; large best-effort images lose fragments '
+                            'with Fast DDS default transports)', choices=('sensor_data', 'reliable'), read_only=True)
         self.publish_overlay = declare(self, 'publish_overlay', False, 'Publish an overlay image for RViz')
         config = PoseConfig(
             model_dir=declare(self, 'model_dir', str(model_dir()), 'Folder of the exported ONNX models',
@@ -53,10 +57,12 @@ class PoseNode(Node):
         self.diagnostics.values['backend'] = getattr(self.estimator, 'backend_name', 'unknown')
         self.publisher = self.create_publisher(Skeleton2DArray, 'skeletons_2d', 10)
         self.overlay_pub = self.create_publisher(Image, 'overlay', qos_profile_sensor_data)
+        qos = qos_profile_sensor_data if image_qos == 'sensor_data' else QoSProfile(
+            depth=2, reliability=ReliabilityPolicy.RELIABLE)
         if transport == 'raw':
-            self.create_subscription(Image, 'image', self.on_image, qos_profile_sensor_data)
+            self.create_subscription(Image, 'image', self.on_image, qos)
         else:
-            self.create_subscription(CompressedImage, 'image/compressed', self.on_image, qos_profile_sensor_data)
+            self.create_subscription(CompressedImage, 'image/compressed', self.on_image, qos)
         self.camera_info = None
         self.create_subscription(CameraInfo, 'camera_info', self.on_camera_info, qos_profile_sensor_data)
         self._latest = None

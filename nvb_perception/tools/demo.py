@@ -1,10 +1,11 @@
-"""The demo: play the real pedestrian video through the node graph over DDS and record what comes out.
+"""The demo: the real pedestrian video through the node graph over DDS, recorded and summarised.
 
-    make demo                       # or: python -m nvb_perception.tools.demo --frames 150 --out out/demo
+    make demo            # or: python -m nvb_perception.tools.demo --frames 200 --out out/demo
 
-Starts `video_publisher` (Debian's opencv-doc vtest.avi, 768x576 at 10 fps), the perception nodes that are
-installed, and `recorder` as separate processes in an isolated localhost-only DDS domain, writes an MCAP
-bag, and prints a summary read back from that bag.
+Starts `video_publisher` (Debian opencv-doc's vtest.avi, 768x576 at 10 fps), `pose_node` and `recorder` as
+separate processes in an isolated, localhost-only DDS domain. The recorder writes the skeletons, camera info
+and diagnostics to an MCAP bag; this script also listens to the images and skeletons to draw an overlay video
+and measure the latency from the camera stamp to the received skeletons. Outputs: out/demo/.
 """
 import argparse
 import os
@@ -14,13 +15,16 @@ from pathlib import Path
 
 from nvb_perception.netsafety import localhost_only_env
 
+TOPICS = {'image': 'sensor_msgs/msg/Image', 'skeletons_2d': 'nvb_perception_msgs/msg/Skeleton2DArray'}
+
 
 def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     assets = Path(os.environ.get('NVB_PERCEPTION_ASSETS', '.assets'))
     parser.add_argument('--video', type=Path, default=assets / 'data' / 'opencv' / 'vtest.avi')
-    parser.add_argument('--frames', type=int, default=150, help='frames to play (default 150 = 15 s)')
+    parser.add_argument('--frames', type=int, default=200, help='frames to play (default 200 = 20 s)')
     parser.add_argument('--rate', type=float, default=1.0, help='playback speed (1.0 = real time)')
+    parser.add_argument('--max-people', type=int, default=6)
     parser.add_argument('--out', type=Path, default=Path('out/demo'), help='output folder (replaced)')
     return parser.parse_args(argv)
 
@@ -28,31 +32,29 @@ def parse_args(argv):
 def main(argv=None) -> int:
     args = parse_args(argv)
     localhost_only_env(force=True)      # before any DDS participant exists
-    from nvb_perception.io.bag import BagReader
-    from nvb_perception.ros.processes import NodeProcess, ProcessGraph
+    from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener
     if not args.video.exists():
         print(f'demo: {args.video} not found; run `make setup` first', file=sys.stderr)
         return 2
     shutil.rmtree(args.out, ignore_errors=True)
     args.out.mkdir(parents=True)
     bag = args.out / 'demo_bag'
-    topics = ['image', 'camera_info']
-    recorder = NodeProcess('recorder', {'output': str(bag), 'topics': topics})
+    recorder = NodeProcess('recorder', {'output': str(bag),
+                                        'topics': ['skeletons_2d', 'camera_info', '/diagnostics']})
+    # reliable images: with Fast DDS default transports best-effort ~1 MB frames lose fragments
+    pose = NodeProcess('pose_node', {'max_people': args.max_people, 'image_qos': 'reliable'})
     player = NodeProcess('video_publisher', {'source': str(args.video), 'max_frames': args.frames,
-                                             'rate': args.rate, 'wait_for_subscribers': 1})
-    print(f'demo: playing {args.frames} frames of {args.video.name} over DDS (domain '
-          f'{os.environ["ROS_DOMAIN_ID"]}, localhost only) -> {bag}')
-    with ProcessGraph([recorder, player], args.out / 'logs') as graph:
-        code = player.wait(args.frames / max(args.rate, 0.1) + 60)
+                                             'rate': args.rate, 'wait_for_subscribers': 2})
+    print(f'demo: {args.video.name}: {args.frames} frames -> video_publisher -> pose_node -> recorder '
+          f'(DDS domain {os.environ["ROS_DOMAIN_ID"]}, localhost only)', flush=True)
+    with TopicListener(TOPICS) as listener, ProcessGraph([recorder, pose, player], args.out / 'logs') as graph:
+        code = player.wait(args.frames / max(args.rate, 0.1) + 120)
+        listener.wait_for('skeletons_2d', listener.count('image'), timeout=10)
         if code != 0:
             print(graph.logs(), file=sys.stderr)
             return 1
-    counts = {}
-    for record in BagReader(bag).messages():
-        counts[record.topic] = counts.get(record.topic, 0) + 1
-    size_mb = sum(f.stat().st_size for f in bag.iterdir()) / 1e6
-    print(f'demo: bag {bag} ({size_mb:.1f} MB): ' + ', '.join(f'{t}: {n}' for t, n in sorted(counts.items())))
-    return 0 if counts.get('/image', 0) == args.frames else 1
+    from nvb_perception.tools.demo_summary import summarise
+    return summarise(listener.messages, bag, args.out)
 
 
 if __name__ == '__main__':
