@@ -36,3 +36,24 @@ def localhost_only_env(env=None, domain_id: int | None = None, force: bool = Fal
     elif not env.get('ROS_DOMAIN_ID'):
         env['ROS_DOMAIN_ID'] = str(os.getpid() % 90 + 5)
     return env
+
+
+def loopback_profile_env(profile: str, env=None, domain_id: int | None = None) -> dict:
+    """Use the shipped loopback-only Fast DDS profile (config/fastdds_loopback.xml) instead of LOCALHOST.
+
+    Checked first: the file exists, disables the builtin transports and allow-lists only 127.0.0.1, because
+    with SYSTEM_DEFAULT a missing or wrong profile would multicast on every interface.
+    """
+    import xml.etree.ElementTree as ET
+    env = os.environ if env is None else env
+    try:
+        root = ET.parse(profile).getroot()
+    except (OSError, ET.ParseError) as error:
+        raise RuntimeError(f'loopback profile {profile} unusable: {error}') from None
+    text = ET.tostring(root, encoding='unicode')
+    addresses = [e.text for e in root.iter() if e.tag.endswith('address')]
+    if 'useBuiltinTransports>false<' not in text or not addresses or set(addresses) != {'127.0.0.1'}:
+        raise RuntimeError(f'{profile} is not a loopback-only profile (builtin transports on, or other addresses)')
+    env['FASTDDS_DEFAULT_PROFILES_FILE'] = str(profile)
+    env['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'SYSTEM_DEFAULT'
+    return localhost_only_env(env, domain_id=domain_id)

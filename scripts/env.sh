@@ -15,6 +15,16 @@ export CMAKE_PREFIX_PATH="$NVB_ROOT/.venv${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PAT
 # Kilted ignores ROS_LOCALHOST_ONLY (Humble/Jazzy use it); LOCALHOST range is the Kilted switch.
 export ROS_AUTOMATIC_DISCOVERY_RANGE=${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}
 export ROS_LOCALHOST_ONLY=${ROS_LOCALHOST_ONLY:-1}
+# opt-in: loopback-only Fast DDS profile with a large shared-memory segment (lossless best-effort 1 MB images)
+if [ "${NVB_FASTDDS_LOOPBACK:-0}" = 1 ]; then
+  if [ -f "$NVB_ROOT/config/fastdds_loopback.xml" ]; then
+    export FASTDDS_DEFAULT_PROFILES_FILE="$NVB_ROOT/config/fastdds_loopback.xml"
+    export ROS_AUTOMATIC_DISCOVERY_RANGE=SYSTEM_DEFAULT
+  else
+    echo "nvb_perception: config/fastdds_loopback.xml missing; keeping LOCALHOST discovery" >&2
+    export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
+  fi
+fi
 export ROS_DOMAIN_ID=${ROS_DOMAIN_ID:-$(( $$ % 90 + 5 ))}
 export ROS_LOG_DIR=${ROS_LOG_DIR:-$NVB_ROOT/log/ros}
 export NVB_PERCEPTION_ASSETS=${NVB_PERCEPTION_ASSETS:-$NVB_ROOT/.assets}

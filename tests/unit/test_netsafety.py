@@ -34,3 +34,18 @@ def test_loopback_profile_only_when_the_file_exists(tmp_path):
     env = localhost_only_env({'ROS_AUTOMATIC_DISCOVERY_RANGE': 'SYSTEM_DEFAULT',
                               'FASTDDS_DEFAULT_PROFILES_FILE': str(profile)})
     assert env['ROS_AUTOMATIC_DISCOVERY_RANGE'] == 'SYSTEM_DEFAULT'
+
+
+def test_shipped_loopback_profile_is_accepted_and_a_wide_one_refused(tmp_path):
+    from pathlib import Path
+
+    from nvb_perception.netsafety import loopback_profile_env
+    shipped = Path(__file__).resolve().parents[2] / 'config' / 'fastdds_loopback.xml'
+    env = loopback_profile_env(str(shipped), env={}, domain_id=9)
+    assert env['ROS_AUTOMATIC_DISCOVERY_RANGE'] == 'SYSTEM_DEFAULT' and env['ROS_DOMAIN_ID'] == '9'
+    wide = tmp_path / 'wide.xml'
+    wide.write_text(shipped.read_text().replace('127.0.0.1', '0.0.0.0'))
+    with pytest.raises(RuntimeError, match='not a loopback-only'):
+        loopback_profile_env(str(wide), env={})
+    with pytest.raises(RuntimeError, match='unusable'):
+        loopback_profile_env(str(tmp_path / 'missing.xml'), env={})
