@@ -75,7 +75,8 @@ def ours(frames_dir: Path, max_people: int) -> dict:
     landmark_ms = _landmark_call_ms(estimator)
     ms = np.asarray(times) * 1e3
     return {'fps': len(ms) / (ms.sum() / 1e3), 'p50_ms': float(np.percentile(ms, 50)),
-            'p95_ms': float(np.percentile(ms, 95)), 'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            'p95_ms': float(np.percentile(ms, 95)),
+            'peak_rss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             'people': people, 'ms': ms.tolist(), 'landmarks': first.tolist(), 'landmark_ms': landmark_ms}
 
 

@@ -39,7 +39,8 @@ class RunSummary:
                 f'p95 {np.percentile(ms, 95):.1f} ms ({1e3 / ms.mean():.1f} FPS)')
 
 
-def estimate_frames(estimator, frames: Iterable[tuple[Stamp, np.ndarray]]) -> Iterator[tuple[np.ndarray, Skeleton2DFrame, float]]:
+def estimate_frames(estimator, frames: Iterable[tuple[Stamp, np.ndarray]]
+                    ) -> Iterator[tuple[np.ndarray, Skeleton2DFrame, float]]:
     """Yield (bgr, Skeleton2DFrame, processing ms) for each (stamp, bgr)."""
     for stamp, bgr in frames:
         start = time.perf_counter()
