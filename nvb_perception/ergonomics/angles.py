@@ -34,6 +34,7 @@ shoulder's (< 0: across the midline). ``ankle_height_diff_m`` = |left - right an
 """
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -118,12 +119,41 @@ class BodyPosture:
             check_flag(name, getattr(self, name), optional=True)
 
 
+def fields_valid(body: dict, arms: dict) -> bool:
+    """True when every *_deg value of `posture_fields`' dicts is one BodyPosture/ArmPosture accept."""
+    for fields in (body, *arms.values()):
+        for name, x in fields.items():
+            if name.endswith('_deg'):
+                try:
+                    x = float(x)
+                except (TypeError, ValueError):
+                    return False
+                if not (math.isnan(x) or -360.0 <= x <= 360.0):
+                    return False
+    return True
+
+
 def check_up(up) -> np.ndarray:
     """The `up` vector as a unit float64 (3,) array; ValueError if it is not a finite non-zero 3-vector."""
     u = np.asarray(up, dtype=np.float64)
     if u.shape != (3,) or not np.all(np.isfinite(u)) or np.linalg.norm(u) < 1e-9:
         raise ValueError(f'up must be a finite non-zero 3-vector, got {up!r}')
     return u / np.linalg.norm(u)
+
+
+@lru_cache(maxsize=32)
+def _cached_up(up: tuple) -> tuple:
+    return tuple(check_up(up).tolist())
+
+
+def _up_tuple(up) -> tuple:
+    """check_up as an (x, y, z) tuple; memoised for tuples (DEFAULT_UP, configured values): ~10 us per call saved."""
+    if type(up) is tuple:
+        try:
+            return _cached_up(up)
+        except TypeError:          # an unhashable element: no memo, check_up reports it as usual
+            pass
+    return tuple(check_up(up).tolist())
 
 
 def prepare_joints(joints3d, confidence=None, min_confidence: float = 0.3) -> np.ndarray:
@@ -141,35 +171,67 @@ def prepare_joints(joints3d, confidence=None, min_confidence: float = 0.3) -> np
     return j
 
 
+# 3-vectors are plain (x, y, z) float tuples here: numpy's per-call overhead (np.cross alone ~20 us) made
+# `measure` ~0.8 ms per skeleton; pure-Python arithmetic on 3 floats is ~20x faster (benchmarks/bench_ergonomics.py).
+NAN3 = (NAN, NAN, NAN)
+
+
+def _sub(a, b):
+    return (a[0] - b[0], a[1] - b[1], a[2] - b[2])
+
+
+def _dot(a, b):
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+def _cross(a, b):
+    return (a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0])
+
+
+def _norm(v):
+    return math.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+
+
+def _finite(v):
+    return math.isfinite(v[0]) and math.isfinite(v[1]) and math.isfinite(v[2])
+
+
 def _unit(v):
-    n = np.linalg.norm(v)
-    return v / n if n > 1e-9 else np.full(3, np.nan)   # NaN norm also lands here
+    n = _norm(v)
+    return (v[0] / n, v[1] / n, v[2] / n) if n > 1e-9 else NAN3   # NaN norm also lands here
 
 
 def _perp(v, axis):
     """Unit component of v perpendicular to the unit `axis`."""
-    return _unit(v - np.dot(v, axis) * axis)
+    d = _dot(v, axis)
+    return _unit((v[0] - d * axis[0], v[1] - d * axis[1], v[2] - d * axis[2]))
 
 
 def _deg_between(a, b):
     """Unsigned angle between two vectors, degrees; atan2 form because acos loses precision near 0 and 180."""
     a, b = _unit(a), _unit(b)
-    return math.degrees(math.atan2(np.linalg.norm(np.cross(a, b)), a @ b)) if np.all(np.isfinite(a + b)) else NAN
+    return math.degrees(math.atan2(_norm(_cross(a, b)), _dot(a, b))) if _finite(a) and _finite(b) else NAN
 
 
 def _asin_deg(x):
-    return math.degrees(math.asin(float(np.clip(x, -1.0, 1.0)))) if np.isfinite(x) else NAN
+    return math.degrees(math.asin(min(1.0, max(-1.0, x)))) if math.isfinite(x) else NAN
 
 
 def _atan2_deg(y, x):
-    return math.degrees(math.atan2(y, x)) if np.isfinite(y) and np.isfinite(x) else NAN
+    return math.degrees(math.atan2(y, x)) if math.isfinite(y) and math.isfinite(x) else NAN
 
 
 def _first_finite(*vectors):
     for v in vectors:
-        if np.all(np.isfinite(v)):
+        if _finite(v):
             return v
     return vectors[-1]
+
+
+# (side, outward sign along the trunk's left axis, joint indices), looked up once: Enum name look-ups are slow.
+_SIDE_JOINTS = tuple((side, sign, tuple(int(H36M[f'{side.upper()}_{n}'])
+                                        for n in ('SHOULDER', 'ELBOW', 'WRIST', 'HIP', 'KNEE', 'ANKLE')))
+                     for side, sign in (('left', 1.0), ('right', -1.0)))
 
 
 def measure(joints3d, confidence=None, up=DEFAULT_UP, min_confidence: float = 0.3):
@@ -185,47 +247,50 @@ def measure(joints3d, confidence=None, up=DEFAULT_UP, min_confidence: float = 0.
         (angles_deg, measures): two dicts name -> float, NaN where not observable.
 
     """
-    u = check_up(up)
-    j = prepare_joints(joints3d, confidence, min_confidence)
+    u = _up_tuple(up)
+    j = [tuple(p) for p in prepare_joints(joints3d, confidence, min_confidence).tolist()]
     J = H36M
-    hip_line = j[J.LEFT_HIP] - j[J.RIGHT_HIP]
-    sh_line = j[J.LEFT_SHOULDER] - j[J.RIGHT_SHOULDER]
-    t = j[J.THORAX] - j[J.PELVIS]
+    hip_line = _sub(j[J.LEFT_HIP], j[J.RIGHT_HIP])
+    sh_line = _sub(j[J.LEFT_SHOULDER], j[J.RIGHT_SHOULDER])
+    t = _sub(j[J.THORAX], j[J.PELVIS])
     l_p = _first_finite(_perp(hip_line, u), _perp(sh_line, u))
-    f_p = np.cross(l_p, u)
+    f_p = _cross(l_p, u)
     u_t = _unit(t)
     l_t = _first_finite(_perp(sh_line, u_t), _perp(hip_line, u_t))
-    f_t = np.cross(l_t, u_t)
+    f_t = _cross(l_t, u_t)
 
-    a = {'trunk_flexion': _atan2_deg(t @ f_p, t @ u), 'trunk_side_bend': _asin_deg(u_t @ l_p)}
+    a = {'trunk_flexion': _atan2_deg(_dot(t, f_p), _dot(t, u)), 'trunk_side_bend': _asin_deg(_dot(u_t, l_p))}
     hp, sp = _perp(hip_line, u_t), _perp(sh_line, u_t)
-    a['trunk_twist'] = _atan2_deg(np.cross(hp, sp) @ u_t, hp @ sp)
-    h = j[J.HEAD] - j[J.THORAX]
-    a['neck_flexion'] = _atan2_deg(h @ f_t, h @ u_t)
-    a['neck_side_bend'] = _asin_deg(_unit(h) @ l_t)
-    thighs = [j[k] - j[hip] for hip, k in ((J.LEFT_HIP, J.LEFT_KNEE), (J.RIGHT_HIP, J.RIGHT_KNEE))]
-    seen = [v for v in thighs if np.all(np.isfinite(v))]
-    a['hip_trunk'] = _deg_between(t, np.mean(seen, axis=0)) if seen else NAN
+    a['trunk_twist'] = _atan2_deg(_dot(_cross(hp, sp), u_t), _dot(hp, sp))
+    h = _sub(j[J.HEAD], j[J.THORAX])
+    a['neck_flexion'] = _atan2_deg(_dot(h, f_t), _dot(h, u_t))
+    a['neck_side_bend'] = _asin_deg(_dot(_unit(h), l_t))
+    thighs = [_sub(j[k], j[hip]) for hip, k in ((J.LEFT_HIP, J.LEFT_KNEE), (J.RIGHT_HIP, J.RIGHT_KNEE))]
+    seen = [v for v in thighs if _finite(v)]
+    mean_thigh = tuple(sum(c) / len(seen) for c in zip(*seen)) if seen else NAN3
+    a['hip_trunk'] = _deg_between(t, mean_thigh) if seen else NAN
 
     m = {}
-    trunk_len = float(np.linalg.norm(t))
-    for side, sign in (('left', 1.0), ('right', -1.0)):
-        s = j[J[f'{side.upper()}_SHOULDER']]
-        e, w = j[J[f'{side.upper()}_ELBOW']], j[J[f'{side.upper()}_WRIST']]
-        out = sign * l_t
-        v = e - s
-        elevation = _deg_between(v, -u_t)
-        backwards = (v @ -u_t) > 0 and (v @ f_t) < 0 and abs(v @ f_t) >= abs(v @ out)
+    trunk_len = _norm(t)
+    down_t = (-u_t[0], -u_t[1], -u_t[2])
+    head_len = _norm(h)
+    for side, sign, (i_s, i_e, i_w, i_hip, i_knee, i_ankle) in _SIDE_JOINTS:
+        s, e, w = j[i_s], j[i_e], j[i_w]
+        out = (sign * l_t[0], sign * l_t[1], sign * l_t[2])
+        v = _sub(e, s)
+        elevation = _deg_between(v, down_t)
+        v_fwd = _dot(v, f_t)
+        backwards = _dot(v, down_t) > 0 and v_fwd < 0 and abs(v_fwd) >= abs(_dot(v, out))
         a[f'{side}_upper_arm_flexion'] = -elevation if backwards else elevation
-        a[f'{side}_upper_arm_abduction'] = _asin_deg(_unit(v) @ out)
-        a[f'{side}_elbow_flexion'] = _deg_between(v, w - e)
-        hip, knee, ankle = (j[J[f'{side.upper()}_{n}']] for n in ('HIP', 'KNEE', 'ANKLE'))
-        a[f'{side}_knee_flexion'] = _deg_between(knee - hip, ankle - knee)
-        gap = np.linalg.norm(j[J.HEAD] - j[J.THORAX]) + (j[J.THORAX] - s) @ u_t
+        a[f'{side}_upper_arm_abduction'] = _asin_deg(_dot(_unit(v), out))
+        a[f'{side}_elbow_flexion'] = _deg_between(v, _sub(w, e))
+        hip, knee, ankle = j[i_hip], j[i_knee], j[i_ankle]
+        a[f'{side}_knee_flexion'] = _deg_between(_sub(knee, hip), _sub(ankle, knee))
+        gap = head_len + _dot(_sub(j[J.THORAX], s), u_t)
         m[f'{side}_shoulder_gap'] = float(gap / trunk_len) if trunk_len > 1e-6 else NAN
-        s_off = (s - j[J.THORAX]) @ out
-        m[f'{side}_wrist_lateral'] = float(((w - j[J.THORAX]) @ out) / s_off) if s_off > 1e-3 else NAN
-    m['ankle_height_diff_m'] = abs(float((j[J.LEFT_ANKLE] - j[J.RIGHT_ANKLE]) @ u))
+        s_off = _dot(_sub(s, j[J.THORAX]), out)
+        m[f'{side}_wrist_lateral'] = float(_dot(_sub(w, j[J.THORAX]), out) / s_off) if s_off > 1e-3 else NAN
+    m['ankle_height_diff_m'] = abs(_dot(_sub(j[J.LEFT_ANKLE], j[J.RIGHT_ANKLE]), u))
     return a, m
 
 
@@ -234,10 +299,13 @@ def _flag(value: float, predicate):
     return None if math.isnan(value) else bool(predicate(value))
 
 
-def postures(angles: dict, measures: dict, heuristics: Heuristics | None = None):
-    """(BodyPosture, {'left': ArmPosture, 'right': ArmPosture}) from `measure`'s output and the thresholds."""
+def posture_fields(angles: dict, measures: dict, heuristics: Heuristics | None = None):
+    """The field values of BodyPosture and of each side's ArmPosture (angles, thresholded flags) as plain dicts.
+
+    `postures` builds the dataclasses from them; `assess` also reads them directly to key its score cache.
+    """
     hz = Heuristics() if heuristics is None else heuristics
-    body = BodyPosture(
+    body = dict(
         neck_flexion_deg=angles['neck_flexion'],
         neck_side_bent=_flag(angles['neck_side_bend'], lambda x: abs(x) > hz.side_bend_deg),
         trunk_flexion_deg=angles['trunk_flexion'],
@@ -249,7 +317,7 @@ def postures(angles: dict, measures: dict, heuristics: Heuristics | None = None)
         right_knee_flexion_deg=angles['right_knee_flexion'])
     arms = {}
     for side in SIDES:
-        arms[side] = ArmPosture(
+        arms[side] = dict(
             upper_arm_flexion_deg=angles[f'{side}_upper_arm_flexion'],
             upper_arm_abducted=_flag(angles[f'{side}_upper_arm_abduction'], lambda x: x > hz.abduction_deg),
             shoulder_raised=_flag(measures[f'{side}_shoulder_gap'], lambda x: x < hz.shoulder_gap_ratio),
@@ -257,3 +325,13 @@ def postures(angles: dict, measures: dict, heuristics: Heuristics | None = None)
             across_or_out=_flag(measures[f'{side}_wrist_lateral'],
                                 lambda x: x < 0.0 or x > hz.out_to_side_ratio))
     return body, arms
+
+
+def postures(angles: dict, measures: dict, heuristics: Heuristics | None = None):
+    """(BodyPosture, {'left': ArmPosture, 'right': ArmPosture}) from `measure`'s output and the thresholds."""
+    return postures_from_fields(*posture_fields(angles, measures, heuristics))
+
+
+def postures_from_fields(body: dict, arms: dict):
+    """(BodyPosture, {side: ArmPosture}) from `posture_fields`' dicts (validated by the dataclasses)."""
+    return BodyPosture(**body), {side: ArmPosture(**fields) for side, fields in arms.items()}

@@ -14,13 +14,42 @@ Policy for what the skeleton leaves open (docs/ergonomics.md):
   side) are listed as 'heuristic:...' with their thresholds.
 """
 from ..types import ErgonomicRisk
-from .angles import DEFAULT_UP, SIDES, Heuristics, measure, postures
+from .angles import DEFAULT_UP, SIDES, Heuristics, fields_valid, measure, posture_fields, postures_from_fields
+from . import reba, rula
 from .reba import RebaInputs, score_reba
 from .rula import RulaInputs, score_rula
 from ..errors import ConfigError
 from .tables import reba_action_level, rula_action_level
 
 SIDE_CHOICES = ('worst', 'left', 'right')
+# Defaults are frozen, so one shared instance is equivalent to a fresh one (and skips ~10 us of validation).
+_DEFAULT_INPUTS = {'RULA': RulaInputs(), 'REBA': RebaInputs()}
+_DEFAULT_HEURISTICS = Heuristics()
+# Memo of the scoring part, keyed by (method, posture digest, inputs, heuristics): consecutive frames of a person
+# usually fall in the same bands, and the exact-range enumeration is the costly part (~0.1 ms). Bounded: cleared
+# when full. `set_score_cache_size(0)` turns it off (benchmarks/bench_ergonomics.py checks both give equal results).
+_score_cache: dict = {}
+_score_cache_size = 4096
+
+
+_assumed_memo: dict = {}      # id(inputs) -> (inputs, inputs.assumed()); by identity, not equality: equal inputs
+#                               can print differently (wrist_flexion_deg=10 vs 10.0)
+
+
+def _assumed(inputs) -> tuple[str, ...]:
+    entry = _assumed_memo.get(id(inputs))
+    if entry is None or entry[0] is not inputs:
+        if len(_assumed_memo) >= 64:      # ExposureTracker makes a new inputs object per frame while detecting
+            _assumed_memo.clear()
+        entry = _assumed_memo[id(inputs)] = (inputs, inputs.assumed())
+    return entry[1]
+
+
+def set_score_cache_size(size: int) -> None:
+    """Bound (entries) of the score memo; 0 disables it. Clears it."""
+    global _score_cache_size
+    _score_cache_size = int(size)
+    _score_cache.clear()
 # Segments that are combinations of others; they are reported but not listed as unobserved inputs.
 _GROUPS = ('score_a', 'score_b', 'score_c', 'score_d', 'table_a', 'table_b')
 
@@ -41,8 +70,8 @@ def check_method_inputs(method, side, inputs, heuristics):
     if side not in SIDE_CHOICES:
         raise ValueError(f'side must be one of {SIDE_CHOICES}, got {side!r}')
     inputs_type = RulaInputs if method == 'RULA' else RebaInputs
-    inputs = inputs_type() if inputs is None else inputs
-    heuristics = Heuristics() if heuristics is None else heuristics
+    inputs = _DEFAULT_INPUTS[method] if inputs is None else inputs
+    heuristics = _DEFAULT_HEURISTICS if heuristics is None else heuristics
     if not isinstance(inputs, inputs_type):
         raise ConfigError(f'inputs must be a {inputs_type.__name__}, got {type(inputs).__name__}')
     if not isinstance(heuristics, Heuristics):
@@ -59,12 +88,39 @@ def assess_angles(method: str, angles: dict, measures: dict, inputs=None, side: 
     the filtered angles when `angles` went through hysteresis.
     """
     inputs, heuristics = check_method_inputs(method, side, inputs, heuristics)
-    body, arms = postures(angles, measures, heuristics)
-    arms = {s: arms[s] for s in (SIDES if side == 'worst' else (side,))}
+    body, all_arms = posture_fields(angles, measures, heuristics)
+    arms = {s: all_arms[s] for s in (SIDES if side == 'worst' else (side,))}
+    if _score_cache_size and fields_valid(body, all_arms):
+        key = (method, (rula if method == 'RULA' else reba).score_key(body, arms, inputs), inputs, heuristics)
+        scored = _score_cache.get(key)
+        if scored is None:
+            scored = _score(method, body, all_arms, arms, inputs, heuristics)
+            if len(_score_cache) >= _score_cache_size:
+                _score_cache.clear()
+            _score_cache[key] = scored
+    else:                                 # no memo, or an invalid angle that the dataclasses must reject
+        scored = _score(method, body, all_arms, arms, inputs, heuristics)
+    score, score_min, score_max, level, segments, suffix = scored
+    return ErgonomicRisk(
+        method=method, track_id=int(track_id), score=score, score_min=score_min, score_max=score_max,
+        action_level=level[0], action=level[1], side=side, segment_scores=segments,
+        angles_deg=tuple((k, float(v)) for k, v in (angles if reported is None else reported).items()),
+        assumed_inputs=_assumed(inputs) + notes + suffix)
+
+
+def _score(method: str, body: dict, all_arms: dict, arms: dict, inputs, heuristics: Heuristics) -> tuple:
+    """Everything of an ErgonomicRisk that depends only on the posture bands, inputs and heuristics.
+
+    Returns (score, min, max, (level, wording), segment_scores, assumed_inputs after the caller's notes). Nothing
+    in it may depend on how the inputs print (equal inputs share a memo entry).
+    """
+    body, postures_by_side = postures_from_fields(body, all_arms)      # validates every side, as before
+    arms = {s: postures_by_side[s] for s in arms}
+    suffix = ()
     if method == 'RULA':
         score = score_rula(body, arms, inputs)
         level = rula_action_level(score.score)
-        notes = notes + (f'heuristic:across_or_out=wrist_lateral<0 or >{heuristics.out_to_side_ratio:g}',)
+        suffix = (f'heuristic:across_or_out=wrist_lateral<0 or >{heuristics.out_to_side_ratio:g}',)
     else:
         score = score_reba(body, arms, inputs)
         level = reba_action_level(score.score)
@@ -72,11 +128,8 @@ def assess_angles(method: str, angles: dict, measures: dict, inputs=None, side: 
     segments = tuple((name, 0 if name in score.unobserved else v[0]) for name, v in score.segments.items())
     unobserved = tuple(f'{name}={"unobserved" if name in score.unobserved else "open"}(range {v[0]}-{v[-1]})'
                        for name, v in score.segments.items() if len(v) > 1 and not name.startswith(_GROUPS))
-    return ErgonomicRisk(
-        method=method, track_id=int(track_id), score=score.score, score_min=score.score_min,
-        score_max=score.score_max, action_level=level[0], action=level[1], side=side, segment_scores=segments,
-        angles_deg=tuple((k, float(v)) for k, v in (angles if reported is None else reported).items()),
-        assumed_inputs=inputs.assumed() + notes + unobserved + _heuristic_notes(heuristics))
+    return (score.score, score.score_min, score.score_max, level, segments,
+            suffix + unobserved + _heuristic_notes(heuristics))
 
 
 def assess(method: str, joints3d, confidence=None, inputs=None, up=DEFAULT_UP, side: str = 'worst',

@@ -18,11 +18,10 @@ Exposure (`summary`): seconds at each action level, seconds at each score per se
 worst sustained score = the highest score held continuously for at least `sustained_s`. Frames further apart than
 `max_gap_s` reset the filters and detectors and the gap is not counted.
 """
+import bisect
 import math
 from collections import defaultdict, deque
 from dataclasses import dataclass, field, replace
-
-import numpy as np
 
 from ..types import ErgonomicRisk
 from .angles import DEFAULT_UP, Heuristics, measure
@@ -100,14 +99,15 @@ def hysteresis(held: float, x: float, bounds: tuple[float, ...], margin: float) 
     """Value to score: x, unless x left `held`'s band by <= margin, then a value just inside the old band."""
     if math.isnan(held) or math.isnan(x) or not bounds:
         return x
-    old, new = np.searchsorted(bounds, held), np.searchsorted(bounds, x)   # band = number of bounds < value
+    # band = number of bounds < value (bisect, not np.searchsorted: this runs ~20 times per skeleton)
+    old, new = bisect.bisect_left(bounds, held), bisect.bisect_left(bounds, x)
     if old == new:
         return x
     edge = bounds[new - 1] if new > old else bounds[new]        # the boundary next to x on the old band's side
     if abs(x - edge) > margin:
         return x
     # one ulp inside the neighbouring band, so both 'strictly greater' and closed bands score it like `held`
-    return float(np.nextafter(edge, -np.inf if new > old else np.inf))
+    return math.nextafter(edge, -math.inf if new > old else math.inf)
 
 
 @dataclass
@@ -143,6 +143,7 @@ class ExposureTracker:
         if not isinstance(self.config, ExposureConfig):
             raise ConfigError(f'config must be an ExposureConfig, got {type(self.config).__name__}')
         self._tracks: dict[int, _Track] = {}
+        self._bounds: dict[str, tuple] = {}   # angle -> band boundaries (fixed per tracker; looked up per frame)
 
     def update(self, track_id: int, stamp_ns: int, joints3d, confidence=None) -> ErgonomicRisk:
         """Score one skeleton of `track_id` at `stamp_ns` (int nanoseconds) with temporal processing."""
@@ -157,8 +158,10 @@ class ExposureTracker:
         angles, measures = self._filter(tr, angles, dt), self._filter(tr, measures, dt)
         tol, scored = self.inputs.neutral_tol_deg, {}
         for name, x in angles.items():
-            scored[name] = hysteresis(tr.held.get(name, math.nan), x, _bounds(name, tol, self.heuristics),
-                                      cfg.hysteresis_deg)
+            bounds = self._bounds.get(name)
+            if bounds is None:
+                bounds = self._bounds[name] = _bounds(name, tol, self.heuristics)
+            scored[name] = hysteresis(tr.held.get(name, math.nan), x, bounds, cfg.hysteresis_deg)
             tr.held[name] = scored[name]
         static = sorted(self._static(tr, angles, now))
         repeated = sorted(self._repeated(tr, angles, now))
@@ -208,7 +211,8 @@ class ExposureTracker:
             if math.isnan(x):
                 continue
             if st.direction == 0:              # not yet moving: wait for the first excursion
-                st.lo, st.hi = np.nanmin([st.lo, x]), np.nanmax([st.hi, x])
+                st.lo = x if math.isnan(st.lo) else min(st.lo, x)      # NaN = nothing seen yet
+                st.hi = x if math.isnan(st.hi) else max(st.hi, x)
                 if x - st.lo > cfg.repetition_amplitude_deg:
                     st.direction, st.hi = 1, x
                 elif st.hi - x > cfg.repetition_amplitude_deg:
@@ -234,11 +238,13 @@ class ExposureTracker:
         tr.levels[risk.action_level] += dt
         for name, score in risk.segment_scores:
             tr.segments[name][score] += dt
+        runs, best = tr.runs, tr.best
         for kind, value in (('score', risk.score), ('score_max', risk.score_max)):
             for threshold in range(1, 16):
                 key = (kind, threshold)
-                tr.runs[key] = tr.runs[key] + dt if value >= threshold else 0.0
-                tr.best[key] = max(tr.best[key], tr.runs[key])
+                run = runs[key] = runs[key] + dt if value >= threshold else 0.0
+                if run > best[key]:
+                    best[key] = run
 
     def summary(self, track_id: int) -> ExposureSummary:
         """Exposure of `track_id` so far; KeyError if the track was never updated."""

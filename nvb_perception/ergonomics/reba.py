@@ -8,7 +8,8 @@ are open inputs and the score is reported as (least-severe score, exact min, exa
 from dataclasses import dataclass
 
 from .angles import ArmPosture, BodyPosture
-from .rula import Score, band_options, clip, combine_sides, table_set, is_open, lower_arm_base, options, upper_arm_base
+from .rula import (Score, band_options, band_or_open, clip, combine_sides, is_open, lower_arm_base, options,
+                   table_set, upper_arm_base)
 from .tables import REBA_TABLE_A, REBA_TABLE_B, REBA_TABLE_C, check_choice, check_flag, check_number
 
 COUPLINGS = ('good', 'fair', 'poor', 'unacceptable')   # coupling score 0, 1, 2, 3
@@ -60,6 +61,7 @@ class RebaInputs:
 
 
 INPUTS_DEFAULT = RebaInputs()
+_TABLE_C = REBA_TABLE_C.tolist()     # nested lists: ~5x faster element look-ups than numpy indexing
 
 
 def trunk_base(flexion_deg: float, neutral_tol_deg: float = 5.0) -> int:
@@ -176,9 +178,23 @@ def score_reba(body: BodyPosture, arms: dict, inputs: RebaInputs | None = None) 
             ('wrist', inputs.wrist_flexion_deg is None)) if is_unseen]
 
     def table_c(score_b, score_a):
-        return int(REBA_TABLE_C[score_a - 1, score_b - 1])
+        return _TABLE_C[score_a - 1][score_b - 1]
 
     return combine_sides(b, sides, table_c, 'score_a', 'score_b', offset=activity, unobserved=unobserved)
+
+
+def score_key(body: dict, arms: dict, inputs: RebaInputs):
+    """Hashable digest of everything `score_reba` reads from a posture; see `rula.score_key` (same contract)."""
+    tol = inputs.neutral_tol_deg
+    key = (band_or_open(body['trunk_flexion_deg'], trunk_base, tol),
+           band_or_open(body['neck_flexion_deg'], neck_base, tol), body['trunk_twisted'], body['trunk_side_bent'],
+           body['neck_side_bent'], body['legs_bilateral'], band_or_open(body['left_knee_flexion_deg'], knee_adjustment),
+           band_or_open(body['right_knee_flexion_deg'], knee_adjustment))
+    for side, arm in arms.items():
+        key += (side, band_or_open(arm['upper_arm_flexion_deg'], upper_arm_base),
+                band_or_open(arm['elbow_flexion_deg'], lower_arm_base), arm['upper_arm_abducted'],
+                arm['shoulder_raised'])
+    return key
 
 
 def score_range(body: BodyPosture, arms: dict, inputs: RebaInputs | None = None) -> tuple[int, int]:

@@ -75,6 +75,7 @@ class RulaInputs:
 
 
 INPUTS_DEFAULT = RulaInputs()
+_TABLE_C = RULA_TABLE_C.tolist()     # nested lists: ~5x faster element look-ups than numpy indexing
 
 
 def clip(x: int, lo: int, hi: int) -> int:
@@ -224,8 +225,13 @@ def combine_sides(body_sets: dict, side_sets: dict, table, body_key: str, side_k
     """
     bodies = body_sets[body_key]
     per_side = {s: sets[side_key] for s, sets in side_sets.items()}
-    grand = {max(table(c, d) for c in cs) + offset
-             for d in bodies for cs in product(*per_side.values())}
+    # Exact set of max over sides of table(c_side, d), each c_side free in its set, without enumerating the
+    # product: m is reachable iff some side can give m and every side can give something <= m.
+    grand = set()
+    for d in bodies:
+        values = [{table(c, d) for c in cs} for cs in per_side.values()]
+        floor = max(min(v) for v in values)
+        grand.update(m + offset for v in values for m in v if m >= floor)
     nominal = {s: table(v[0], bodies[0]) + offset for s, v in per_side.items()}
     side = max(nominal, key=nominal.get)
     segments = dict(body_sets)
@@ -234,9 +240,25 @@ def combine_sides(body_sets: dict, side_sets: dict, table, body_key: str, side_k
     return Score(nominal[side], min(grand), max(grand), side, segments, frozenset(unobserved))
 
 
+_NESTED: dict = {}    # id(table) -> (table, table.tolist()); the table is held so its id cannot be reused
+
+
 def table_set(table, *sets) -> tuple[int, ...]:
-    """Sorted distinct table values over every combination of the 1-based index sets."""
-    return tuple(sorted({int(table[tuple(i - 1 for i in combo)]) for combo in product(*sets)}))
+    """Sorted distinct table values over every combination of the 1-based index sets.
+
+    Looks up nested lists rather than the numpy array: element indexing of numpy is ~5x slower, and this runs for
+    every combination of open inputs on every frame.
+    """
+    entry = _NESTED.get(id(table))
+    if entry is None or entry[0] is not table:
+        entry = _NESTED[id(table)] = (table, table.tolist())
+    values = set()
+    for combo in product(*sets):
+        v = entry[1]
+        for i in combo:
+            v = v[i - 1]
+        values.add(v)
+    return tuple(sorted(values))
 
 
 def score_rula(body: BodyPosture, arms: dict, inputs: RulaInputs | None = None) -> Score:
@@ -270,9 +292,33 @@ def score_rula(body: BodyPosture, arms: dict, inputs: RulaInputs | None = None) 
                        if value is None]
 
     def table_c(c, d):
-        return int(RULA_TABLE_C[min(c, 8) - 1, min(d, 7) - 1])
+        return _TABLE_C[min(c, 8) - 1][min(d, 7) - 1]
 
     return combine_sides(b, sides, table_c, 'score_d', 'score_c', unobserved=unobserved)
+
+
+def band_or_open(angle, band, *args):
+    """band(angle, *args), or None when the angle is not observed (a score-cache key component)."""
+    return None if is_open(angle) else band(angle, *args)
+
+
+def score_key(body: dict, arms: dict, inputs: RulaInputs):
+    """Hashable digest of everything `score_rula` reads from a posture: each angle's band (or open) and each flag.
+
+    `body` / `arms` are `angles.posture_fields` dicts (arms already reduced to the sides scored). Equal keys with
+    equal inputs score identically, which lets `assess` memoise the scoring (postures move between bands far less
+    often than frames arrive). Keep in step with the *_options functions above. The caller checks the angles first
+    (`angles.fields_valid`): an angle BodyPosture/ArmPosture would reject must take the normal path and raise.
+    """
+    tol, hip = inputs.neutral_tol_deg, body['hip_trunk_deg']
+    key = (band_or_open(body['neck_flexion_deg'], neck_base, tol),
+           band_or_open(body['trunk_flexion_deg'], trunk_base, tol), None if is_open(hip) else hip >= 90.0,
+           body['neck_side_bent'], body['trunk_twisted'], body['trunk_side_bent'], body['legs_bilateral'])
+    for side, arm in arms.items():
+        key += (side, band_or_open(arm['upper_arm_flexion_deg'], upper_arm_base),
+                band_or_open(arm['elbow_flexion_deg'], lower_arm_base), arm['upper_arm_abducted'],
+                arm['shoulder_raised'], arm['across_or_out'])
+    return key
 
 
 def score_range(body: BodyPosture, arms: dict, inputs: RulaInputs | None = None) -> tuple[int, int]:
