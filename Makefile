@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint demo bench-pose lock clean
+.PHONY: setup test lint demo bench-pose bench-ergonomics lock clean
 
 setup:
 	@scripts/setup.sh
@@ -19,7 +19,11 @@ demo: setup
 	@$(ENV) && python -m nvb_perception.tools.demo $(DEMO_ARGS)
 
 bench-pose: setup
+	@scripts/setup_mediapipe_ref.sh
 	@$(ENV) && python benchmarks/bench_pose.py $(BENCH_ARGS)
+
+bench-ergonomics: setup
+	@$(ENV) && python benchmarks/bench_ergonomics.py $(BENCH_ARGS)
 
 # Re-resolve requirements.in into requirements.lock in a throw-away venv.
 lock:

@@ -11,6 +11,7 @@ TOOLS = {
     'nvb-build-engines': 'nvb_perception.tools.build_engines:main',
     'nvb-process-video': 'nvb_perception.tools.process_video:main',
     'nvb-process-bag': 'nvb_perception.tools.process_bag:main',
+    'nvb-ergo-report': 'nvb_perception.tools.ergo_report:main',
 }
 
 setup(
