@@ -2,8 +2,10 @@
 
 Reads <assets>/tflite/pose_detection.tflite and pose_landmark_<variant>.tflite (assets: --assets,
 else $NVB_PERCEPTION_ASSETS, else ./.assets) and writes <assets>/models/<name>.onnx plus a
-<name>.onnx.json sidecar (source and ONNX sha256, converter version). Up-to-date models are skipped;
-a changed .tflite (or converter) triggers a re-export. The lite and heavy landmark models are not in
+<name>.onnx.json sidecar (source and ONNX sha256, converter version, dynamic_batch). Up-to-date models
+are skipped; a changed .tflite (or converter, or batch mode) triggers a re-export. Landmark models are
+exported with a symbolic batch dimension (all people of a frame in one call; --static-batch keeps batch 1);
+the detector keeps batch 1. The lite and heavy landmark models are not in
 the mediapipe wheel: they are taken from the npm package @mediapipe/pose (`npm pack` into
 <assets>/downloads). With --verify, each model is run by ONNX Runtime and by ai-edge-litert on a real
 image (messi5.jpg, prepared as MediaPipe does) and the max abs difference per output is printed.
@@ -115,7 +117,7 @@ def max_abs_diff(tflite_path: Path, onnx_path: Path, x: np.ndarray) -> dict[str,
     return {n: float(np.abs(got[n] - ref[n]).max()) for n in names}
 
 
-def _sidecar_ok(onnx_path: Path, sidecar: Path, src_hash: str, converter_version: int) -> bool:
+def _sidecar_ok(onnx_path: Path, sidecar: Path, src_hash: str, converter_version: int, dynamic_batch: bool) -> bool:
     if not (onnx_path.is_file() and sidecar.is_file()):
         return False
     try:
@@ -123,23 +125,26 @@ def _sidecar_ok(onnx_path: Path, sidecar: Path, src_hash: str, converter_version
     except (OSError, ValueError):
         return False
     return (meta.get('source_sha256') == src_hash and meta.get('converter_version') == converter_version
-            and meta.get('onnx_sha256') == sha256(onnx_path))
+            and meta.get('dynamic_batch', False) == dynamic_batch and meta.get('onnx_sha256') == sha256(onnx_path))
 
 
-def export_one(src: Path, out_dir: Path, force: bool) -> tuple[Path, str]:
-    """Convert `src` unless up to date; return (onnx path, one-line summary)."""
+def export_one(src: Path, out_dir: Path, force: bool, dynamic_batch: bool = False) -> tuple[Path, str]:
+    """Convert `src` unless up to date; return (onnx path, one-line summary).
+
+    `dynamic_batch` makes the first input/output dimension symbolic (see tflite_to_onnx.make_batch_dynamic).
+    """
     from nvb_perception.pose2d.tflite_to_onnx import CONVERTER_VERSION, convert
     onnx_path = out_dir / f'{src.stem}.onnx'
     sidecar = out_dir / f'{src.stem}.onnx.json'
     src_hash = sha256(src)
-    if not force and _sidecar_ok(onnx_path, sidecar, src_hash, CONVERTER_VERSION):
+    if not force and _sidecar_ok(onnx_path, sidecar, src_hash, CONVERTER_VERSION, dynamic_batch):
         return onnx_path, f'{src.stem}: up to date ({onnx_path})'
     t0 = time.perf_counter()
-    model = convert(src, onnx_path)
+    model = convert(src, onnx_path, dynamic_batch=dynamic_batch)
     seconds = time.perf_counter() - t0
     ops = json.loads({p.key: p.value for p in model.metadata_props}['tflite_ops'])
     meta = {'source': src.name, 'source_sha256': src_hash, 'converter_version': CONVERTER_VERSION,
-            'onnx_sha256': sha256(onnx_path), 'tflite_ops': ops}
+            'dynamic_batch': dynamic_batch, 'onnx_sha256': sha256(onnx_path), 'tflite_ops': ops}
     sidecar.write_text(json.dumps(meta, indent=1) + '\n')
     detail = ', '.join(f'{k} {v}' for k, v in sorted(ops.items(), key=lambda kv: -kv[1]))
     return onnx_path, (f'{src.stem}: {sum(ops.values())} TFLite ops -> {len(model.graph.node)} ONNX nodes '
@@ -172,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument('--variants', default='full', help='landmark variants, comma-separated from lite,full,heavy')
     ap.add_argument('--force', action='store_true', help='re-export even if up to date')
     ap.add_argument('--verify', action='store_true', help='compare ONNX Runtime vs ai-edge-litert on a real image')
+    ap.add_argument('--static-batch', action='store_true',
+                    help='export the landmark models with batch fixed at 1 (default: symbolic batch)')
     args = ap.parse_args(argv)
     assets = (args.assets or default_assets()).resolve()
     out_dir = args.out or assets / 'models'
@@ -191,7 +198,8 @@ def main(argv: list[str] | None = None) -> int:
             sources.append(src)
         out_dir.mkdir(parents=True, exist_ok=True)
         for src in sources:
-            onnx_path, line = export_one(src, out_dir, args.force)
+            dynamic = 'landmark' in src.stem and not args.static_batch   # the detector sees one image per frame
+            onnx_path, line = export_one(src, out_dir, args.force, dynamic_batch=dynamic)
             print(line, flush=True)
             if args.verify:
                 print(verify(assets, src, onnx_path), flush=True)
