@@ -1,0 +1,207 @@
+"""Train the 3D lifters on simulated 2D/3D pairs from mocap; write safetensors + JSON + ONNX with a parity check.
+
+    python -m nvb_perception.training.train_lifter --model both --epochs 30 --seed 0 --out runs/lifter
+
+Both models see identical windows (the same seed gives the same simulated data every epoch): the temporal lifter
+the whole window, the MLP baseline its last frame. Data: the BVH files in --bvh-dir; --held-out files are only
+evaluated on ('test'), a time-segment split of the others gives 'val' (lifting.dataset.split_clips). Each epoch
+simulates fresh windows (augmentation, random cameras, 2D errors), so there is no fixed training set to overfit.
+Per model it writes <out>/lifter_<kind>.safetensors (weights), .json (LifterConfig, command, metrics) and .onnx
+(opset 17, input 'keypoints_2d' (B, T, 17, 3), outputs 'pose_3d' (B, 17, 3) m and 'log_var' (B, 17)) and prints
+the ONNX Runtime vs PyTorch max abs difference (it fails above 1e-4). Deterministic for a given seed and threads.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save_file
+
+from nvb_perception.lifting import camera, corruption, metrics
+from nvb_perception.lifting.bvh import load_h36m
+from nvb_perception.lifting.dataset import SimulationConfig, make_windows, resample, split_clips
+from nvb_perception.training.lifter_model import LifterConfig, build_model, count_parameters, lifter_loss
+
+INPUT, OUTPUTS = 'keypoints_2d', ('pose_3d', 'log_var')
+PARITY_TOLERANCE = 1e-4   # max abs difference ONNX Runtime vs PyTorch, metres / log-variance units
+Data = Callable[[int], tuple[np.ndarray, np.ndarray]]   # epoch -> inputs (N, T, 17, 3), targets (N, 17, 3)
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    """Command-line flags (see the module docstring)."""
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--model', choices=('temporal', 'mlp', 'both'), default='both')
+    p.add_argument('--epochs', type=int, default=30)
+    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--out', type=Path, default=Path('runs/lifter'))
+    p.add_argument('--bvh-dir', type=Path,
+                   default=Path(os.environ.get('NVB_PERCEPTION_ASSETS', '.assets')) / 'data' / 'bvh')
+    p.add_argument('--held-out', default='test2', help='comma-separated clip names kept for testing')
+    p.add_argument('--windows', type=int, default=16384, help='simulated windows per epoch')
+    p.add_argument('--batch-size', type=int, default=256)
+    p.add_argument('--lr', type=float, default=2e-3)
+    p.add_argument('--filter-widths', default='3,3,3', help='temporal kernel widths; product = window length')
+    p.add_argument('--channels', type=int, default=LifterConfig.channels)
+    p.add_argument('--dropout', type=float, default=LifterConfig.dropout)
+    p.add_argument('--camera', choices=sorted(camera.CAMERA_KINDS), default='lab')
+    p.add_argument('--eval-windows', type=int, default=4096)
+    p.add_argument('--threads', type=int, default=1, help='torch CPU threads')
+    return p.parse_args(argv)
+
+
+def load_splits(bvh_dir: Path, held_out: tuple[str, ...]) -> dict[str, list[np.ndarray]]:
+    """Every *.bvh in bvh_dir as H36M-17 at 30 fps, split by file and time segment."""
+    paths = sorted(bvh_dir.glob('*.bvh'))
+    if not paths:
+        raise SystemExit(f'no .bvh files in {bvh_dir}; run `make setup` to fetch the assets')
+    return split_clips([resample(load_h36m(p)) for p in paths], held_out=held_out)
+
+
+def fit(model: torch.nn.Module, data: Data, epochs: int, batch_size: int = 256, lr: float = 2e-3, seed: int = 0,
+        replay: Data | None = None, validate: Callable[[torch.nn.Module], float] | None = None) -> list[dict]:
+    """Train `model` in place with Adam, the learning rate decaying tenfold over the run.
+
+    Args:
+        model: a lifter from build_model.
+        data: epoch -> (inputs (N, T, 17, 3), targets (N, 17, 3)) for the new task.
+        epochs: passes, each over data(epoch).
+        batch_size: windows per step.
+        lr: initial learning rate.
+        seed: shuffling seed.
+        replay: epoch -> more (inputs, targets) mixed into each epoch. The hook for incremental learning:
+            generative replay of old domains from the simulator (not used yet).
+        validate: model -> validation MPJPE in mm, printed after each epoch.
+
+    Returns:
+        One dict per epoch: epoch, loss, train_mpjpe_mm, val_mpjpe_mm, seconds.
+
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, amsgrad=True)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.1 ** (1 / max(epochs, 1)))
+    history = []
+    for epoch in range(epochs):
+        start = time.perf_counter()
+        inputs, targets = data(epoch)
+        if replay is not None:
+            old_inputs, old_targets = replay(epoch)
+            inputs, targets = np.concatenate([inputs, old_inputs]), np.concatenate([targets, old_targets])
+        order = np.random.default_rng([seed, epoch]).permutation(len(inputs))
+        model.train()
+        losses, errors = [], []
+        for i in range(0, len(order) - batch_size + 1, batch_size):   # full batches: BatchNorm needs > 1
+            idx = order[i:i + batch_size]
+            pose, log_var = model(torch.from_numpy(inputs[idx]))
+            loss, error = lifter_loss(pose, log_var, torch.from_numpy(targets[idx]))
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            losses.append(loss.item())
+            errors.append(error.item())
+        scheduler.step()
+        row = {'epoch': epoch, 'loss': float(np.mean(losses)), 'train_mpjpe_mm': 1000 * float(np.mean(errors))}
+        if validate is not None:
+            row['val_mpjpe_mm'] = validate(model)
+        row['seconds'] = time.perf_counter() - start
+        print(' '.join(f'{k} {v:.4g}' if isinstance(v, float) else f'{k} {v}' for k, v in row.items()), flush=True)
+        history.append(row)
+    return history
+
+
+@torch.no_grad()
+def predict(model: torch.nn.Module, inputs: np.ndarray, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """Eval-mode outputs: pose (N, 17, 3) metres and log_var (N, 17)."""
+    model.eval()
+    outs = [model(torch.from_numpy(inputs[i:i + batch_size])) for i in range(0, len(inputs), batch_size)]
+    return torch.cat([o[0] for o in outs]).numpy(), torch.cat([o[1] for o in outs]).numpy()
+
+
+def evaluate(model: torch.nn.Module, inputs: np.ndarray, targets: np.ndarray) -> dict:
+    """MPJPE, P-MPJPE (mm), per-joint MPJPE and the 90 % interval coverage of the predicted uncertainty."""
+    pose, log_var = predict(model, inputs)
+    err = np.linalg.norm(pose - targets, axis=-1)
+    radius90 = np.sqrt(6.251 * np.exp(log_var))   # chi-square 3 dof, 90 %: isotropic 3D Gaussian
+    return {'mpjpe_mm': 1000 * metrics.mpjpe(pose, targets), 'p_mpjpe_mm': 1000 * metrics.p_mpjpe(pose, targets),
+            'per_joint_mm': (1000 * metrics.mpjpe(pose, targets, per_joint=True)).round(1).tolist(),
+            'coverage90': float(np.mean(err <= radius90))}
+
+
+def export_onnx(model: torch.nn.Module, path: Path, frames: int, check_inputs: np.ndarray) -> float:
+    """Write an opset-17 ONNX file with a dynamic batch and return the max abs ORT-vs-torch difference."""
+    from nvb_perception.backends import load_backend
+    model.eval()
+    example = torch.from_numpy(check_inputs[:1])
+    axes = {INPUT: {0: 'batch'}, **{name: {0: 'batch'} for name in OUTPUTS}}
+    with warnings.catch_warnings():   # the TorchScript exporter warns about itself and about shape checks
+        warnings.simplefilter('ignore')
+        torch.onnx.export(model, (example,), str(path), input_names=[INPUT], output_names=list(OUTPUTS),
+                          dynamic_axes=axes, opset_version=17, dynamo=False)
+    expected = predict(model, check_inputs)
+    with load_backend(path, prefer=('onnxruntime',), device='cpu') as backend:
+        assert backend.inputs[INPUT].shape[1] == frames
+        got = backend({INPUT: check_inputs})
+    return max(float(np.max(np.abs(got[name] - want))) for name, want in zip(OUTPUTS, expected))
+
+
+def main(argv=None) -> int:
+    """Train, evaluate, save and export; see the module docstring."""
+    args = parse_args(argv)
+    torch.manual_seed(args.seed)
+    torch.set_num_threads(args.threads)
+    torch.use_deterministic_algorithms(True)
+    args.out.mkdir(parents=True, exist_ok=True)
+
+    splits = load_splits(args.bvh_dir, tuple(args.held_out.split(',')))
+    print({name: sum(len(s) for s in segs) for name, segs in splits.items()}, 'frames per split', flush=True)
+    widths = tuple(int(w) for w in args.filter_widths.split(','))
+    frames = LifterConfig(filter_widths=widths).receptive_field
+    sim = SimulationConfig(camera_kind=camera.CAMERA_KINDS[args.camera])
+
+    def windows(segments, n, seed, config=sim, augmentation=True):
+        inputs, targets, _ = make_windows(segments, n, frames, np.random.default_rng(seed), config, augmentation)
+        return inputs, targets[:, -1]
+
+    def data(epoch):
+        return windows(splits['train'], args.windows, [args.seed, epoch])
+
+    val = windows(splits['val'], args.eval_windows // 2, [args.seed, 10_001], augmentation=False)
+    tests = {'test': windows(splits['test'], args.eval_windows, [args.seed, 10_002], augmentation=False),
+             'test_clean': windows(splits['test'], args.eval_windows, [args.seed, 10_002],
+                                   SimulationConfig(sim.camera_kind, corruption=corruption.CLEAN), False)}
+    kinds = ('temporal', 'mlp') if args.model == 'both' else (args.model,)
+    for kind in kinds:
+        torch.manual_seed(args.seed)
+        config = LifterConfig(kind=kind, filter_widths=widths, channels=args.channels, dropout=args.dropout)
+        model = build_model(config)
+        print(f'== {kind}: {count_parameters(model)} parameters, window {frames} frames', flush=True)
+        start = time.perf_counter()
+        history = fit(model, data, args.epochs, args.batch_size, args.lr, args.seed,
+                      validate=lambda m: evaluate(m, *val)['mpjpe_mm'])
+        train_s = time.perf_counter() - start
+        results = {name: evaluate(model, *pair) for name, pair in tests.items()}
+        for name, r in results.items():
+            print(f'{kind} {name}: MPJPE {r["mpjpe_mm"]:.1f} mm, P-MPJPE {r["p_mpjpe_mm"]:.1f} mm, '
+                  f'90% coverage {r["coverage90"]:.2f}', flush=True)
+        stem = args.out / f'lifter_{kind}'
+        save_file({k: v.contiguous() for k, v in model.state_dict().items()}, f'{stem}.safetensors')
+        diff = export_onnx(model, Path(f'{stem}.onnx'), frames, tests['test'][0][:64])
+        print(f'{kind} ONNX Runtime vs PyTorch max abs diff {diff:.2e} (tolerance {PARITY_TOLERANCE:g})')
+        meta = {'config': config.to_dict(), 'window_frames': frames, 'input': INPUT, 'outputs': list(OUTPUTS),
+                'command': ' '.join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:])),
+                'args': {k: str(v) for k, v in vars(args).items()}, 'parameters': count_parameters(model),
+                'train_seconds': train_s, 'onnx_max_abs_diff': diff, 'history': history,
+                'val_mpjpe_mm': history[-1].get('val_mpjpe_mm') if history else None, 'results': results}
+        Path(f'{stem}.json').write_text(json.dumps(meta, indent=1))
+        if diff > PARITY_TOLERANCE:
+            print(f'ONNX parity check failed for {kind}: {diff:.2e} > {PARITY_TOLERANCE:g}', file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
