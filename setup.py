@@ -12,6 +12,7 @@ TOOLS = {
     'nvb-process-video': 'nvb_perception.tools.process_video:main',
     'nvb-process-bag': 'nvb_perception.tools.process_bag:main',
     'nvb-ergo-report': 'nvb_perception.tools.ergo_report:main',
+    'nvb-train-lifter': 'nvb_perception.training.train_lifter:main',
 }
 
 setup(

@@ -82,7 +82,7 @@ def ours(frames_dir: Path, max_people: int) -> dict:
 
 def _landmark_call_ms(estimator) -> float:
     """Median time of one landmark-model call on one ROI (batch of 1)."""
-    backend = estimator.landmark_backend
+    backend = estimator.landmarks.backend
     x = np.random.default_rng(0).random((1, 256, 256, 3), dtype=np.float32)
     backend({'input_1': x})
     t = []

@@ -49,12 +49,20 @@ class PoseNode(Node):
                                             'Below this pose score a track is lost and re-detected',
                                             low=0.0, high=1.0),
             smoothing=declare(self, 'smoothing', True, 'One-Euro smoothing of the landmarks per track'),
+            detect_every_n_frames=declare(self, 'detect_every_n_frames', 10,
+                                          'While people are tracked, look for new ones every N frames',
+                                          low=1, high=10000),
+            detector_tile_px=declare(self, 'detector_tile_px', 0,
+                                     'Also detect in overlapping tiles of this size (0 = off): finds small, '
+                                     'far-away people at a higher detector cost', low=0, high=8192),
+            lost_frames=declare(self, 'lost_frames', 15, 'Frames a lost track is kept before it terminates',
+                                low=0, high=100000),
             prefer=tuple(declare(self, 'backends', ['tensorrt', 'onnxruntime'],
                                  'Runtimes to try in order (tensorrt, onnxruntime)', read_only=True)),
         )
         self.estimator = estimator or PoseEstimator.from_config(config)
         self.diagnostics = Diagnostics(self)
-        self.diagnostics.values['backend'] = getattr(self.estimator, 'backend_name', 'unknown')
+        self.diagnostics.values['backend'] = self.estimator.backend_name
         self.publisher = self.create_publisher(Skeleton2DArray, 'skeletons_2d', 10)
         self.overlay_pub = self.create_publisher(Image, 'overlay', qos_profile_sensor_data)
         qos = qos_profile_sensor_data if image_qos == 'sensor_data' else QoSProfile(
@@ -109,7 +117,9 @@ class PoseNode(Node):
             self.diagnostics.warning = f'dropped frame: {error}'
             self.get_logger().warning(f'dropped frame: {error}', throttle_duration_sec=5.0)
             return
-        for note in getattr(result, 'warnings', ()):
+        if result.time_reset:
+            self.diagnostics.count('time_went_backwards')
+        for note in result.warnings:
             self.diagnostics.count('warnings')
             self.get_logger().warning(note, throttle_duration_sec=5.0)
         skeletons = tuple(p.skeleton for p in result.people)

@@ -42,7 +42,9 @@ def main(argv=None) -> int:
     recorder = NodeProcess('recorder', {'output': str(bag),
                                         'topics': ['skeletons_2d', 'camera_info', '/diagnostics']})
     # reliable images: with Fast DDS default transports best-effort ~1 MB frames lose fragments
-    pose = NodeProcess('pose_node', {'max_people': args.max_people, 'image_qos': 'reliable'})
+    # vtest's pedestrians are small: tiled detection finds them (the whole-frame detector keys on large faces)
+    pose = NodeProcess('pose_node', {'max_people': args.max_people, 'image_qos': 'reliable',
+                                     'detector_tile_px': 288})
     player = NodeProcess('video_publisher', {'source': str(args.video), 'max_frames': args.frames,
                                              'rate': args.rate, 'wait_for_subscribers': 2})
     print(f'demo: {args.video.name}: {args.frames} frames -> video_publisher -> pose_node -> recorder '

@@ -20,6 +20,8 @@ def add_pose_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--variant', default='full', choices=('lite', 'full', 'heavy'))
     parser.add_argument('--max-people', type=int, default=4)
     parser.add_argument('--no-smoothing', action='store_true')
+    parser.add_argument('--tile-px', type=int, default=0,
+                        help='also detect in overlapping tiles of this size (small, far-away people; 0 = off)')
     parser.add_argument('--storage', default='mcap', choices=('mcap', 'sqlite3'))
     parser.add_argument('--frame-id', default='camera_optical_frame')
 
@@ -30,7 +32,8 @@ def make_estimator(args):
     from nvb_perception.assets import model_dir
     return PoseEstimator.from_config(PoseConfig(model_dir=str(args.model_dir or model_dir()),
                                                 landmark_variant=args.variant, max_people=args.max_people,
-                                                smoothing=not args.no_smoothing))
+                                                smoothing=not args.no_smoothing,
+                                                detector_tile_px=getattr(args, 'tile_px', 0)))
 
 
 def prepare_out(args) -> Path:

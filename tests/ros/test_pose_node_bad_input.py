@@ -71,7 +71,8 @@ def test_bad_raw_frames(assets, log_dir):
     assert any(len(m.skeletons) for m in frames[-3:])         # messi found again after all that
     assert dropped == str(len(bad)), graph.logs()
     log = node.log()
-    assert 'unsupported image encoding' in log and 'truncated image data' in log and 'Traceback' not in log
+    # warnings are throttled (one per 5 s): the first bad frame's reason is logged, the rest are counted
+    assert 'unsupported image encoding' in log and 'Traceback' not in log
 
 
 @pytest.mark.slow

@@ -1,0 +1,1 @@
+"""Training code (PyTorch): models, training loops and exports. The runtime stages never import this."""
