@@ -5,7 +5,7 @@ from setuptools import find_packages, setup
 
 PACKAGE = 'nvb_perception'
 
-NODES = ['video_publisher', 'recorder', 'pose_node', 'risk_node']
+NODES = ['video_publisher', 'recorder', 'pose_node', 'lifting_node', 'risk_node']
 TOOLS = {
     'nvb-export-models': 'nvb_perception.tools.export_models:main',
     'nvb-build-engines': 'nvb_perception.tools.build_engines:main',

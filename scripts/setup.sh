@@ -59,6 +59,9 @@ fi
 if [ -f nvb_perception/tools/export_models.py ]; then
   # shellcheck disable=SC1091
   set +u; source scripts/env.sh; set -u
-  python -m nvb_perception.tools.export_models
+  # lite/heavy landmark models come from the npm registry (@mediapipe/pose); full is in the mediapipe wheel
+  variants=full
+  command -v npm >/dev/null && variants=lite,full,heavy
+  python -m nvb_perception.tools.export_models --variants "$variants"
 fi
 say "setup complete"
