@@ -2,6 +2,7 @@
 
     ros2 launch nvb_perception perception.launch.py image:=/camera/image_raw namespace:=cam0
     ros2 launch nvb_perception perception.launch.py video:=/path/to/vtest.avi      # play a file as the camera
+    ros2 launch nvb_perception perception.launch.py lifting:=false risk:=false     # 2D pose only
 
 Arguments only select and configure nodes; there is no logic here.
 """
@@ -29,6 +30,8 @@ def generate_launch_description():
                                                                   'perception.yaml'])),
         DeclareLaunchArgument('use_sim_time', default_value='false', description='Use /clock (bag replay)'),
         DeclareLaunchArgument('pose', default_value='true', description='Start the 2D pose node'),
+        DeclareLaunchArgument('lifting', default_value='true', description='Start the 2D->3D lifting node'),
+        DeclareLaunchArgument('risk', default_value='true', description='Start the RULA/REBA risk node'),
         DeclareLaunchArgument('video', default_value='',
                               description='Play this video/bag as the camera (empty: use a real camera topic)'),
         Node(package='nvb_perception', executable='video_publisher', namespace=namespace,
@@ -36,4 +39,8 @@ def generate_launch_description():
              condition=IfCondition(PythonExpression(["'", video, "' != ''"]))),
         Node(package='nvb_perception', executable='pose_node', namespace=namespace, parameters=common,
              remappings=remap_image, condition=IfCondition(LaunchConfiguration('pose'))),
+        Node(package='nvb_perception', executable='lifting_node', namespace=namespace, parameters=common,
+             remappings=remap_image, condition=IfCondition(LaunchConfiguration('lifting'))),
+        Node(package='nvb_perception', executable='risk_node', namespace=namespace, parameters=common,
+             condition=IfCondition(LaunchConfiguration('risk'))),
     ])

@@ -46,3 +46,12 @@ def test_params_file_sections_match_node_names():
     params = yaml.safe_load((ROOT / 'config' / 'perception.yaml').read_text())
     assert set(params) - {'/**'} <= entry_points()
     assert all('ros__parameters' in v for v in params.values())
+
+
+def test_rviz_config_shows_the_published_topics():
+    import yaml
+    rviz = yaml.safe_load((ROOT / 'config' / 'nvb_perception.rviz').read_text())
+    displays = rviz['Visualization Manager']['Displays']
+    topics = {d['Topic']['Value'] for d in displays if 'Topic' in d}
+    assert topics == {'overlay', 'skeleton_markers', 'risk_markers'}
+    assert rviz['Visualization Manager']['Global Options']['Fixed Frame'] == 'camera_optical_frame'
