@@ -9,8 +9,8 @@ detection gaps (every confidence 0). Confidences fall with the jitter actually d
 confidences (detectors are often sure of wrong answers) and swaps keep theirs. The same Generator state gives
 the same output.
 
-SIGMA_FRACTION is a prior, not a measurement: calibrating it against BlazePose (its detections on frames vs the
-re-projection of its own 3D) is a later step; pass the measured vector through `CorruptionConfig.sigma_fraction`.
+SIGMA_FRACTION is measured on our BlazePose by scripts/calibrate_jitter.py (see the table's comment); pass
+another vector through `CorruptionConfig.sigma_fraction`.
 """
 from dataclasses import dataclass, field
 
@@ -18,16 +18,21 @@ import numpy as np
 
 from nvb_perception.skeleton import H36M
 
-# Jitter std per H36M joint as a fraction of the person's height in pixels (about 2-3 px for a 250 px person).
-# Hips and the joints made from them are the least well defined on the body surface (as in COCO's OKS sigmas).
+# Jitter std per H36M joint (per axis) as a fraction of the person's height in pixels, measured on our BlazePose
+# (raw video-mode landmarks, smoothing off) by scripts/calibrate_jitter.py (seed 0, --frames 400 --repeats 16):
+# per joint the root-sum-square of the test-retest std on still images under small shifts/scales/rotations and
+# the mirror-image inconsistency, capped by the robust frame-to-frame (second-difference) std on the tracked
+# pedestrians of vtest.avi; left/right pooled. About 1 % of the height (2.5 px for a 250 px person), most at the
+# knees/ankles/elbows, least at the neck. Not included: the constant offset between BlazePose's keypoints and a
+# mocap skeleton's joint centres (needs labelled data). The previous guess (COCO-OKS-like) averaged 0.0108.
 SIGMA_FRACTION = np.array([
-    0.010,                  # pelvis (mean of two hips)
-    0.014, 0.011, 0.011,    # right hip, knee, ankle
-    0.014, 0.011, 0.011,    # left hip, knee, ankle
-    0.010, 0.007, 0.008,    # spine, thorax, neck
-    0.010,                  # head top (extrapolated from the ears)
-    0.009, 0.011, 0.013,    # left shoulder, elbow, wrist
-    0.009, 0.011, 0.013])   # right shoulder, elbow, wrist
+    0.0101,                    # pelvis (mean of two hips)
+    0.0115, 0.0139, 0.0139,    # right hip, knee, ankle
+    0.0115, 0.0139, 0.0139,    # left hip, knee, ankle
+    0.0078, 0.0070, 0.0059,    # spine, thorax, neck
+    0.0079,                    # head top (extrapolated from the ears)
+    0.0113, 0.0122, 0.0103,    # left shoulder, elbow, wrist
+    0.0113, 0.0122, 0.0103])   # right shoulder, elbow, wrist
 # Joint swapped with its mirror joint in a left/right swap (identity for the midline joints).
 MIRROR = np.array([H36M[n.replace('LEFT', 'TMP').replace('RIGHT', 'LEFT').replace('TMP', 'RIGHT')] for n in
                    H36M.__members__])
