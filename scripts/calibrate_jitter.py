@@ -16,8 +16,9 @@ A. `temporal`: tracked people in .assets/data/opencv/vtest.avi (10 fps pedestria
 B. `retest`: test-retest on still images (messi5, basketball1/2, astronaut, grace_hopper and vtest frames 0,
    100, ..., 700): the image is fed `--repeats` times as a video (tracking carries the ROI from frame to frame, as
    in use), each time moved by a random sub-pixel/few-pixel shift, a +-3 % scale and a +-2 degree rotation; the
-   keypoints are mapped back to the original image and the robust per-axis std (MAD) around each person's median
-   is the noise a static person would show. No motion at all, but also no error the model makes consistently: a lower bound.
+   keypoints are mapped back to the original image and the robust per-axis std (MAD) around each person's
+   median is the noise a static person would show. No motion at all, but also no error the model makes
+   consistently: a lower bound.
 C. `flip`: every still image and its mirror image; the mirror's keypoints mapped back (x -> W - x, left/right
    relabelled). A model error that is not mirror-symmetric appears as a difference d, std(d) = sqrt(2) sigma if
    the two errors were independent: sigma_flip = 1.4826 MAD(d) / sqrt(2). It sees part of the consistent (bias-like)
@@ -109,7 +110,7 @@ def temporal(images: list[np.ndarray], tile_px: int) -> dict:
 
 
 def _match(reference: list, found: list, max_frac: float = 0.25) -> dict[int, int]:
-    """reference index -> found index by nearest pelvis within max_frac x height."""
+    """Map each reference index to a found index by nearest pelvis within max_frac x height."""
     out = {}
     for i, (_, kp, _) in enumerate(reference):
         h = person_height_px(kp)
@@ -126,7 +127,7 @@ def _warp(img: np.ndarray, m: np.ndarray) -> np.ndarray:
 
 def retest(images: list[np.ndarray], repeats: int, rng: np.random.Generator, tile_px: int) -> dict:
     """Estimator B: per-axis std of keypoints mapped back from perturbed copies, pooled over people."""
-    res, counts = [], []
+    res = []
     for img in images:
         est = estimator(tile_px)
         ref = people_h36m(est(img, 0))
@@ -141,7 +142,7 @@ def retest(images: list[np.ndarray], repeats: int, rng: np.random.Generator, til
             for i, j in _match(ref, found).items():
                 samples[i].append(found[j][1:])
         est.close()
-        for i, s in samples.items():
+        for s in samples.values():
             if len(s) < repeats // 2:
                 continue
             kp = np.stack([x[0] for x in s])
