@@ -168,9 +168,10 @@ def main(argv=None) -> int:
             if r:
                 rows.append((clip, name, r['fps'], r['p50_ms'], r['p95_ms'], r['peak_rss_mb']))
         result[clip] = {'a': a, 'b': b, 'c': c}
+        print(f'{clip}: a {a and round(a["fps"], 1)} FPS, b {b["fps"]:.1f} FPS, c {c["fps"]:.1f} FPS', flush=True)
     single, multi = result['single'], result['vtest']
     people = np.asarray(multi['b']['people'])
-    slope = float(np.polyfit(people, np.asarray(multi['b']['ms']), 1)[0]) if people.ptp() > 0 else float('nan')
+    slope = float(np.polyfit(people, np.asarray(multi['b']['ms']), 1)[0]) if np.ptp(people) > 0 else float('nan')
     summary = {
         'fps_mediapipe': single['a']['fps'] if single['a'] else None,
         'fps_ours': single['b']['fps'], 'fps_node': single['c']['fps'],
