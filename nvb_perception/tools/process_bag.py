@@ -15,15 +15,20 @@ IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 
 
 def iter_bag_images(path: Path, topic: str | None):
-    """Yield (Stamp, bgr) for each image of `topic` (default: the only/first image topic)."""
-    from nvb_perception.imaging import decode_compressed, image_fields_to_bgr8
-    from nvb_perception.io.bag import BagReader, deserialize
-    from nvb_perception.types import Stamp
+    """(Stamp, bgr) for each image of `topic` (default: the first image topic); checks the bag at once."""
+    from nvb_perception.io.bag import BagReader
     reader = BagReader(path)
     images = [t for t, ty in reader.topics().items() if ty in IMAGE_TYPES]
     topic = topic or (images[0] if images else None)
     if topic not in images:
         raise PerceptionError(f'bag {path} has no image topic {topic!r}; image topics: {images}')
+    return _decode(reader, topic)
+
+
+def _decode(reader, topic):
+    from nvb_perception.imaging import decode_compressed, image_fields_to_bgr8
+    from nvb_perception.io.bag import deserialize
+    from nvb_perception.types import Stamp
     for record in reader.messages([topic]):
         msg = deserialize(record)
         stamp = Stamp(msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec, msg.header.frame_id)
@@ -43,8 +48,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from nvb_perception.tools.offline import Outputs, run
     try:
-        estimator = make_estimator(args)
         frames = iter_bag_images(args.bag, args.topic)
+        estimator = make_estimator(args)
         out = prepare_out(args)
         outputs = Outputs(out / 'skeletons_bag', out / 'overlay.mp4', out / 'skeletons.csv', args.fps, args.storage)
         summary = run(estimator, frames, outputs, progress_every=100)

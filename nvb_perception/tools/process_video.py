@@ -57,6 +57,8 @@ def main(argv=None) -> int:
     from nvb_perception.tools.offline import Outputs, run
     from nvb_perception.types import Stamp
     try:
+        if not args.source.exists():
+            raise PerceptionError(f'video source not found: {args.source}')
         estimator = make_estimator(args)
         out = prepare_out(args)
         fps = video_fps(args.source)

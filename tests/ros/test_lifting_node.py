@@ -1,0 +1,91 @@
+"""lifting_node as a process on real BlazePose output, and the whole chain video -> pose -> lifting -> risk."""
+import shutil
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from nvb_perception.ros.convert import (ergonomic_risk_frame_from_msg, skeleton2d_frame_to_msg,
+                                        skeleton3d_frame_from_msg)
+from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener
+from nvb_perception.skeleton import H36M
+from nvb_perception.types import Skeleton2D, Skeleton2DFrame, Stamp, TrackState
+
+OUT = {'skeletons_3d': 'nvb_perception_msgs/msg/Skeleton3DArray',
+       'skeleton_markers': 'visualization_msgs/msg/MarkerArray'}
+
+
+@pytest.fixture(scope='module')
+def messi_skeleton(assets):
+    from nvb_perception.pose2d.estimator import PoseConfig, PoseEstimator
+    estimator = PoseEstimator.from_config(PoseConfig(static_image_mode=True, max_people=1))
+    result = estimator(cv2.imread(str(assets / 'data' / 'opencv' / 'messi5.jpg')), 0)
+    assert result.visible
+    return result.visible[0].skeleton
+
+
+def bone(p, a, b):
+    return float(np.linalg.norm(p[a] - p[b]))
+
+
+@pytest.mark.slow
+def test_lifting_node_lifts_real_2d(messi_skeleton, log_dir):
+    node = NodeProcess('lifting_node')
+    with TopicListener(OUT) as io, ProcessGraph([node], log_dir) as graph:
+        pub = io.publisher('skeletons_2d', 'nvb_perception_msgs/msg/Skeleton2DArray')
+        assert io.wait_for_subscribers(pub), graph.logs()
+        n = 30
+        for i in range(n):
+            s = Skeleton2D(messi_skeleton.keypoints, messi_skeleton.confidence, track_id=7,
+                           track_state=TrackState.NEW if i == 0 else TrackState.TRACKED)
+            pub.publish(skeleton2d_frame_to_msg(Skeleton2DFrame(Stamp(i * 10**8, 'cam'), (548, 342), (s,))))
+            time.sleep(0.01)
+        nan = Skeleton2D(np.full((33, 2), np.nan), np.ones(33), track_id=8, track_state=TrackState.TRACKED)
+        end = Skeleton2D(messi_skeleton.keypoints, np.zeros(33), track_id=7, track_state=TrackState.TERMINATED)
+        pub.publish(skeleton2d_frame_to_msg(Skeleton2DFrame(Stamp(n * 10**8, 'cam'), (548, 342), (nan, end))))
+        assert io.wait_for('skeletons_3d', n + 1, timeout=30), graph.logs()
+        assert node.process.poll() is None, graph.logs()
+    frames = [skeleton3d_frame_from_msg(m) for _, m in io.messages['skeletons_3d']]
+    assert [f.stamp.stamp_ns for f in frames] == [i * 10**8 for i in range(n + 1)]
+    s3 = frames[n - 1].skeletons[0]
+    assert s3.joint_set == 'h36m17' and s3.root_relative and s3.track_id == 7
+    p = s3.positions
+    assert np.linalg.norm(p[H36M.PELVIS]) < 1e-3
+    thigh = bone(p, H36M.LEFT_HIP, H36M.LEFT_KNEE)
+    shin = bone(p, H36M.LEFT_KNEE, H36M.LEFT_ANKLE)
+    assert 0.25 < thigh < 0.65 and 0.25 < shin < 0.65, (thigh, shin)
+    assert len(s3.position_std) == 17 and (s3.position_std > 0).all()
+    assert p[H36M.HEAD][1] < p[H36M.PELVIS][1] - 0.3          # head above the pelvis (camera y points down)
+    last = {s.track_id: s for s in frames[n].skeletons}
+    assert last[7].track_state == TrackState.TERMINATED and last[8].confidence.max() == 0
+    markers = [m for _, arr in io.messages['skeleton_markers'] for m in arr.markers]
+    assert any(m.ns == 'skeleton_3d' and m.id == 7 and m.points for m in markers)
+    assert any(m.action == m.DELETE and m.id == 7 for m in markers)
+
+
+@pytest.mark.slow
+def test_whole_chain_over_dds(assets, tmp_path, log_dir):
+    """video_publisher -> pose_node -> lifting_node -> risk_node, four processes, stamps kept end to end."""
+    folder = tmp_path / 'frames'
+    folder.mkdir()
+    for i in range(8):
+        shutil.copy(assets / 'data' / 'opencv' / 'messi5.jpg', folder / f'{i}.jpg')
+    nodes = [NodeProcess('pose_node', {'image_qos': 'reliable', 'max_people': 2}), NodeProcess('lifting_node'),
+             NodeProcess('risk_node')]
+    player = NodeProcess('video_publisher', {'source': str(folder), 'rate': 0.1, 'stamp': 'source',
+                                             'wait_for_subscribers': 1})
+    topics = {'ergonomic_risk': 'nvb_perception_msgs/msg/ErgonomicRiskArray'}
+    with TopicListener(topics) as io, ProcessGraph(nodes, log_dir) as graph:
+        deadline = time.monotonic() + 60
+        while io.node.count_subscribers('skeletons_3d') == 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        player.start(graph.env, log_dir)
+        assert player.wait(120) == 0, graph.logs()
+        assert io.wait_for('ergonomic_risk', 8, timeout=60), graph.logs()
+    frames = [ergonomic_risk_frame_from_msg(m) for _, m in io.messages['ergonomic_risk']]
+    assert [f.stamp.stamp_ns for f in frames] == [i * 33_333_333 for i in range(8)]
+    risks = [r for f in frames for r in f.risks]
+    assert {r.method for r in risks} == {'RULA', 'REBA'}
+    assert len({r.track_id for r in risks}) == 1
+    assert all(1 <= r.score_min <= r.score <= r.score_max for r in risks)
