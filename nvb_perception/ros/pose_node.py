@@ -17,9 +17,10 @@ from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 from nvb_perception.assets import model_dir
 from nvb_perception.draw import draw_skeletons
 from nvb_perception.errors import PerceptionError
-from nvb_perception.imaging import decode_compressed, image_fields_to_bgr8, numpy_to_image_fields
+from nvb_perception.imaging import numpy_to_image_fields
 from nvb_perception.pose2d.estimator import PoseConfig, PoseEstimator
 from nvb_perception.ros.convert import header_from_msg, skeleton2d_frame_to_msg
+from nvb_perception.ros.images import converter_name, image_msg_to_bgr8
 from nvb_perception.ros.node_utils import Diagnostics, declare, run
 from nvb_perception.types import Skeleton2DFrame
 from nvb_perception_msgs.msg import Skeleton2DArray
@@ -63,6 +64,7 @@ class PoseNode(Node):
         self.estimator = estimator or PoseEstimator.from_config(config)
         self.diagnostics = Diagnostics(self)
         self.diagnostics.values['backend'] = self.estimator.backend_name
+        self.diagnostics.values['image_converter'] = converter_name()
         self.publisher = self.create_publisher(Skeleton2DArray, 'skeletons_2d', 10)
         self.overlay_pub = self.create_publisher(Image, 'overlay', qos_profile_sensor_data)
         qos = qos_profile_sensor_data if image_qos == 'sensor_data' else QoSProfile(
@@ -109,8 +111,7 @@ class PoseNode(Node):
         start = time.perf_counter()
         stamp = header_from_msg(msg.header)
         try:
-            bgr = decode_compressed(msg.format, msg.data) if isinstance(msg, CompressedImage) \
-                else image_fields_to_bgr8(msg)
+            bgr = image_msg_to_bgr8(msg)
             result = self.estimator(bgr, stamp.stamp_ns)
         except PerceptionError as error:
             self.diagnostics.count('frames_dropped')
