@@ -157,7 +157,8 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
 
     splits = load_splits(args.bvh_dir, tuple(args.held_out.split(',')))
-    print({name: sum(len(s) for s in segs) for name, segs in splits.items()}, 'frames per split', flush=True)
+    split_frames = {name: sum(len(s) for s in segs) for name, segs in splits.items()}
+    print(split_frames, 'frames per split', flush=True)
     widths = tuple(int(w) for w in args.filter_widths.split(','))
     frames = LifterConfig(filter_widths=widths).receptive_field
     sim = SimulationConfig(camera_kind=camera.CAMERA_KINDS[args.camera])
@@ -194,6 +195,8 @@ def main(argv=None) -> int:
         meta = {'config': config.to_dict(), 'window_frames': frames, 'input': INPUT, 'outputs': list(OUTPUTS),
                 'command': ' '.join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:])),
                 'args': {k: str(v) for k, v in vars(args).items()}, 'parameters': count_parameters(model),
+                'split': {'held_out': args.held_out.split(','), 'frames_30fps': split_frames,
+                          'time_segments': 'split_clips defaults: 20 s segments, every 5th to val, 3 s guards'},
                 'train_seconds': train_s, 'onnx_max_abs_diff': diff, 'history': history,
                 'val_mpjpe_mm': history[-1].get('val_mpjpe_mm') if history else None, 'results': results}
         Path(f'{stem}.json').write_text(json.dumps(meta, indent=1))
