@@ -1,6 +1,7 @@
 """Train the 3D lifters on simulated 2D/3D pairs from mocap; write safetensors + JSON + ONNX with a parity check.
 
     python -m nvb_perception.training.train_lifter --model both --epochs 30 --seed 0 --out runs/lifter
+    nvb-train-lifter --resume runs/lifter/lifter_temporal.safetensors --new-data test3 --replay-fraction 0.5 ...
 
 Both models see identical windows (the same seed gives the same simulated data every epoch): the temporal lifter
 the whole window, the MLP baseline its last frame. Data: the BVH files in --bvh-dir; --held-out files are only
@@ -9,6 +10,7 @@ simulates fresh windows (augmentation, random cameras, 2D errors), so there is n
 Per model it writes <out>/lifter_<kind>.safetensors (weights), .json (LifterConfig, command, metrics) and .onnx
 (opset 17, input 'keypoints_2d' (B, T, 17, 3), outputs 'pose_3d' (B, 17, 3) m and 'log_var' (B, 17)) and prints
 the ONNX Runtime vs PyTorch max abs difference (it fails above 1e-4). Deterministic for a given seed and threads.
+With --resume it fine-tunes a trained lifter on --new-data instead (training/incremental.py).
 """
 import argparse
 import json
@@ -52,7 +54,19 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--camera', choices=sorted(camera.CAMERA_KINDS), default='lab')
     p.add_argument('--eval-windows', type=int, default=4096)
     p.add_argument('--threads', type=int, default=1, help='torch CPU threads')
-    return p.parse_args(argv)
+    g = p.add_argument_group('incremental learning (training.incremental): fine-tune a trained lifter')
+    g.add_argument('--resume', type=Path, default=None, help='weights (.safetensors + .json) to fine-tune')
+    g.add_argument('--new-data', default='', help='comma-separated BVH clip names of the new domain')
+    g.add_argument('--replay-fraction', type=float, default=0.5, help='share of each epoch replayed from the old '
+                                                                      'domain (0 = naive fine-tuning)')
+    g.add_argument('--replay-buffer-s', type=float, default=60.0, help='seconds of old mocap kept for replay')
+    g.add_argument('--compare', default='', help="also run 'naive' and/or 'joint' (comma-separated)")
+    g.add_argument('--joint-epochs', type=int, default=None, help='epochs of the joint-retraining reference')
+    g.add_argument('--joint-lr', type=float, default=2e-3, help='learning rate of the joint-retraining reference')
+    args = p.parse_args(argv)
+    if args.resume is not None and not args.new_data:
+        p.error('--resume needs --new-data')
+    return args
 
 
 def load_splits(bvh_dir: Path, held_out: tuple[str, ...]) -> dict[str, list[np.ndarray]]:
@@ -151,6 +165,10 @@ def export_onnx(model: torch.nn.Module, path: Path, frames: int, check_inputs: n
 def main(argv=None) -> int:
     """Train, evaluate, save and export; see the module docstring."""
     args = parse_args(argv)
+    args.command = ' '.join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:]))
+    if args.resume is not None:
+        from nvb_perception.training import incremental
+        return incremental.main(args)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)
@@ -193,7 +211,7 @@ def main(argv=None) -> int:
         diff = export_onnx(model, Path(f'{stem}.onnx'), frames, tests['test'][0][:64])
         print(f'{kind} ONNX Runtime vs PyTorch max abs diff {diff:.2e} (tolerance {PARITY_TOLERANCE:g})')
         meta = {'config': config.to_dict(), 'window_frames': frames, 'input': INPUT, 'outputs': list(OUTPUTS),
-                'command': ' '.join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:])),
+                'command': args.command,
                 'args': {k: str(v) for k, v in vars(args).items()}, 'parameters': count_parameters(model),
                 'split': {'held_out': args.held_out.split(','), 'frames_30fps': split_frames,
                           'time_segments': 'split_clips defaults: 20 s segments, every 5th to val, 3 s guards'},
