@@ -21,7 +21,17 @@ from pathlib import Path
 import numpy as np
 
 from nvb_perception.errors import ModelFileError
-from nvb_perception.pose2d.tflite_schema import BUILTIN_OPS, OPTION_FIELDS, TENSOR_TYPES
+from nvb_perception.pose2d.tflite_schema import BUILTIN_OPS, TENSOR_TYPES
+from nvb_perception.pose2d.tflite_schema import OPTION_FIELDS as _SCHEMA_OPTION_FIELDS
+
+# Option tables read here in addition to tflite_schema's (same format; slot order from schema.fbs).
+OPTION_FIELDS = {
+    **_SCHEMA_OPTION_FIELDS,
+    'STRIDED_SLICE': (('begin_mask', '<i', 0), ('end_mask', '<i', 0), ('ellipsis_mask', '<i', 0),
+                      ('new_axis_mask', '<i', 0), ('shrink_axis_mask', '<i', 0), ('offset', 'b', 0)),
+    'SUM': (('keep_dims', 'b', 0),),          # ReducerOptions, as MEAN
+    'REDUCE_MAX': (('keep_dims', 'b', 0),),
+}
 
 
 class _Corrupt(Exception):

@@ -93,6 +93,70 @@ def elementwise(g: Graph, op, onnx_op: str):
     g.emit(onnx_op, names, op.outputs[0], 'nchw' if nchw else 'nhwc', op.options.get('fused_activation_function', 0))
 
 
+def squared_difference(g: Graph, op):
+    """SQUARED_DIFFERENCE: (a - b)^2, as Sub then Mul (ONNX has no fused op)."""
+    live = [i for i in op.inputs if g.const(i) is None]
+    nchw = (g.rank(op.outputs[0]) == 4 and all(g.rank(i) == 4 for i in live)
+            and any(g.layout_of(i) == 'nchw' for i in live))
+    layout = 'nchw' if nchw else 'nhwc'
+    names = []
+    for i in op.inputs:
+        c = g.const(i)
+        if c is None:
+            names.append(g.get(i, layout))
+            continue
+        c = c.astype(np.float32)
+        if nchw and c.ndim:
+            c = c.reshape((1,) * (4 - c.ndim) + c.shape).transpose(TO_NCHW)
+        names.append(g.initializer(c, f'w{i}'))
+    d = g.node('Sub', names)
+    g.emit('Mul', [d, d], op.outputs[0], layout)
+
+
+def rsqrt(g: Graph, op):
+    """RSQRT: 1 / sqrt(x)."""
+    x = op.inputs[0]
+    layout = g.layout_of(x)
+    g.emit('Reciprocal', [g.node('Sqrt', [g.get(x, layout)])], op.outputs[0], layout)
+
+
+def strided_slice(g: Graph, op):
+    """STRIDED_SLICE with constant begin/end/strides, begin/end/shrink-axis masks, on NHWC data.
+
+    Axes taken whole (start 0, to the end, step 1) are left out of the ONNX Slice, so a dynamic batch
+    dimension stays dynamic; shrink_axis_mask becomes a Reshape to the output's static shape.
+    """
+    o = op.options
+    begin, end, strides = (g.const(i) for i in op.inputs[1:4])
+    if begin is None or end is None or strides is None:
+        raise UnsupportedOpError(f'STRIDED_SLICE #{op.index}: non-constant begin/end/strides are not supported')
+    if o.get('ellipsis_mask', 0) or o.get('new_axis_mask', 0):
+        raise UnsupportedOpError(f'STRIDED_SLICE #{op.index}: ellipsis/new-axis masks are not supported')
+    x = op.inputs[0]
+    shape = g.tensor(x).shape
+    big = np.iinfo(np.int64).max
+    starts, ends, axes, steps = [], [], [], []
+    for axis, (b, e, s) in enumerate(zip(begin.tolist(), end.tolist(), strides.tolist())):
+        if o.get('offset', 0):
+            e = b + e
+        if o.get('shrink_axis_mask', 0) >> axis & 1:
+            e, s = (b + 1 if b != -1 else big), 1
+        else:
+            if o.get('begin_mask', 0) >> axis & 1:
+                b = 0 if s > 0 else -1
+            if o.get('end_mask', 0) >> axis & 1:
+                e = big if s > 0 else -big
+        b_pos = b + shape[axis] if b < 0 else b
+        if s == 1 and b_pos == 0 and e >= shape[axis]:
+            continue                                  # the whole axis: nothing to slice
+        starts.append(b), ends.append(e), axes.append(axis), steps.append(s)
+    y = g.get(x, 'nhwc')
+    if axes:
+        y = g.node('Slice', [y] + [g.initializer(np.array(v, np.int64)) for v in (starts, ends, axes, steps)])
+    out_shape = np.array(g.tensor(op.outputs[0]).shape, np.int64)
+    g.emit('Reshape', [y, g.initializer(out_shape)], op.outputs[0], 'nhwc')
+
+
 def unary(g: Graph, op, onnx_op: str, **attrs):
     x = op.inputs[0]
     layout = g.layout_of(x)
@@ -246,6 +310,11 @@ HANDLERS = {
     'TANH': lambda g, op: unary(g, op, 'Tanh'),
     'EXP': lambda g, op: unary(g, op, 'Exp'),
     'ABS': lambda g, op: unary(g, op, 'Abs'),
+    'NEG': lambda g, op: unary(g, op, 'Neg'),
+    'SQRT': lambda g, op: unary(g, op, 'Sqrt'),
+    'RSQRT': rsqrt,
+    'SQUARED_DIFFERENCE': squared_difference,
+    'STRIDED_SLICE': strided_slice,
     'HARD_SWISH': lambda g, op: unary(g, op, 'HardSwish'),
     'LEAKY_RELU': lambda g, op: unary(g, op, 'LeakyRelu', alpha=op.options['alpha']),
     'RELU6': lambda g, op: clamp(g, op, 0.0, 6.0),
