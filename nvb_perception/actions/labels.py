@@ -116,6 +116,47 @@ def track_video(path: str | Path, config=None, max_frames: int | None = None, pr
     return tracks.select(np.lexsort((tracks.frame, tracks.track_id)))
 
 
+def frame_tracks(path: str | Path, max_frames: int | None = None) -> Tracks:
+    """One observation per frame for whole-frame actions: track -1, a square box of side max(width, height).
+
+    With FeatureConfig(context=1.0) the crop window is then the whole frame (padded to a square).
+    """
+    from nvb_perception.io.video import iter_video_frames, video_fps
+    count, size = 0, (0, 0)
+    for vf in iter_video_frames(path, max_frames=max_frames):
+        count, size = vf.index + 1, (vf.bgr.shape[1], vf.bgr.shape[0])
+    w, h = size
+    side = max(w, h)
+    box = np.array([(w - side) / 2, (h - side) / 2, (w + side) / 2, (h + side) / 2], np.float32)
+    return Tracks(np.arange(count, dtype=np.int64), np.full(count, -1, np.int64), np.tile(box, (count, 1)),
+                  np.zeros((count, 33, 2), np.float32), np.zeros((count, 33), np.float32), size,
+                  float(video_fps(path)), count)
+
+
+def ensure_tracks(video: str | Path, cache_dir: str | Path, config=None, log=None) -> Tracks:
+    """Tracks of a video, computed once and kept in cache_dir/tracks_<hash of the video file>.npz."""
+    import hashlib
+    video = Path(video)
+    if not video.exists():
+        raise PerceptionError(f'video not found: {video}')
+    h = hashlib.sha256()
+    if video.is_file():
+        with open(video, 'rb') as f:
+            for chunk in iter(lambda: f.read(1 << 20), b''):
+                h.update(chunk)
+    else:
+        h.update(str(sorted(p.name for p in video.iterdir())).encode())
+    h.update(repr(config).encode())
+    path = Path(cache_dir) / f'tracks_{h.hexdigest()[:16]}.npz'
+    if path.is_file():
+        return load_tracks(path)
+    if log:
+        log(f'tracking people in {video} (pose stage, once; cached in {path})')
+    tracks = track_video(video, config)
+    save_tracks(path, tracks)
+    return tracks
+
+
 def save_tracks(path: str | Path, tracks: Tracks) -> None:
     """Write tracks to .npz (plain arrays, no pickle)."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -192,6 +233,11 @@ def motion_labels(tracks: Tracks, half_window_s: float = LABEL_HALF_WINDOW_S) ->
     labels[:, 4] = known & (np.hypot(vx, depth) < STAND_SPEED)
     labels[:, 5] = close_to_other(tracks)
     return labels
+
+
+def labelled(tracks: Tracks, half_window_s: float = LABEL_HALF_WINDOW_S) -> np.ndarray:
+    """(N,) bool: observations whose motion is known (their track is long enough around them)."""
+    return np.isfinite(track_velocities(tracks, half_window_s)[:, 0])
 
 
 def close_to_other(tracks: Tracks, distance: float = CLOSE_DISTANCE) -> np.ndarray:
