@@ -81,6 +81,17 @@ class FaceObservation:
         return face_rect_from_landmarks(self.landmarks)
 
 
+def make_observation(landmarks_px: np.ndarray, presence: float, blendshapes: np.ndarray, geometry: FaceGeometry,
+                     image_size: tuple[int, int], rect: Rect | None = None) -> FaceObservation:
+    """A FaceObservation from landmarks and blendshapes: adds the head pose (geometry) and the gaze."""
+    matrix = geometry.pose_matrix(landmarks_px, image_size)
+    yaw, pitch, roll = euler_deg(matrix[:3, :3])
+    gaze = gaze_angles(landmarks_px, yaw, pitch)
+    rect = rect or face_rect_from_landmarks(landmarks_px)
+    return FaceObservation(np.asarray(landmarks_px, np.float64), float(presence), np.asarray(blendshapes, np.float32),
+                           matrix, rect, yaw, pitch, roll, *gaze)
+
+
 def face_rect_from_pose(pose_px: np.ndarray) -> Rect:
     """Holistic: ROI around BlazePose landmarks 0-10 (nose, eyes, ears, mouth), (33+, 2+) px."""
     face = np.asarray(pose_px, np.float64)[:11, :2]
@@ -187,11 +198,8 @@ class FaceLandmarker:
         for k, i in enumerate(usable):
             if presence[k] < self.min_presence or not np.isfinite(points[k]).all():
                 continue
-            matrix = self.geometry.pose_matrix(points[k], size)
-            yaw, pitch, roll = euler_deg(matrix[:3, :3])
-            gaze = gaze_angles(points[k], yaw, pitch)
-            found[i] = FaceObservation(points[k], float(presence[k]), self.blendshapes(points[k]), matrix, rects[i],
-                                       yaw, pitch, roll, *gaze)
+            found[i] = make_observation(points[k], float(presence[k]), self.blendshapes(points[k]), self.geometry,
+                                        size, rects[i])
         return found
 
     def detect(self, bgr: np.ndarray, rect: Rect | None = None) -> list[SsdDetection]:

@@ -1,0 +1,103 @@
+"""Per-person baselines, so cues are relative to the individual.
+
+    base = Baseline(BaselineConfig(mode='first_n', window_s=10.0))
+    base.update('smile', t_ns, 0.08)              # feed every frame (NaN = not observed: ignored)
+    base.value('smile', default=0.05)             # the baseline, or the default until it is ready
+
+Modes:
+* 'first_n': the median of the first `window_s` seconds of observed values, then frozen (a calibration
+  period at the start of an interaction);
+* 'running_median': the median of the last `window_s` seconds, where samples taken while the matching cue
+  was active are left out (`update(..., include=False)`), so a long smile does not become the baseline.
+Samples are kept at most every `sample_every_s` seconds (a median of <= window / sample_every values).
+A baseline is ready after `min_samples` samples; until then `value` returns the default.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from nvb_perception.errors import ConfigError
+
+MODES = ('first_n', 'running_median', 'off')
+
+
+@dataclass(frozen=True)
+class BaselineConfig:
+    """How a person's baseline is estimated."""
+
+    mode: str = 'running_median'  # 'first_n' | 'running_median' | 'off' (always the defaults)
+    window_s: float = 60.0         # first-N period or running window, seconds
+    sample_every_s: float = 0.2    # keep at most one sample per this many seconds
+    min_samples: int = 10          # samples needed before the baseline replaces the default
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise ConfigError(f'baseline mode must be one of {MODES}, got {self.mode!r}')
+        if not 0 < self.window_s <= 86400 or not 0 <= self.sample_every_s <= self.window_s:
+            raise ConfigError(f'baseline window_s must be in (0, 86400] and sample_every_s in [0, window_s], '
+                              f'got {self.window_s}, {self.sample_every_s}')
+        if self.min_samples < 1:
+            raise ConfigError(f'baseline min_samples must be >= 1, got {self.min_samples}')
+
+
+class _Series:
+    __slots__ = ('times', 'values', 'start_ns', 'last_ns', 'frozen', 'cached')
+
+    def __init__(self):
+        self.times: deque[int] = deque()
+        self.values: deque[float] = deque()
+        self.start_ns: int | None = None
+        self.last_ns: int | None = None
+        self.frozen = False
+        self.cached: float | None = None
+
+
+class Baseline:
+    """Baselines of many features of one person."""
+
+    def __init__(self, config: BaselineConfig | None = None):
+        self.config = config or BaselineConfig()
+        self.series: dict[str, _Series] = {}
+
+    def update(self, name: str, t_ns: int, value: float, include: bool = True) -> None:
+        """Offer one observation of feature `name` at time t_ns (ignored if NaN, excluded or subsampled)."""
+        cfg = self.config
+        if cfg.mode == 'off' or value is None or not np.isfinite(value):
+            return
+        s = self.series.get(name)
+        if s is None:
+            s = self.series[name] = _Series()
+        if s.start_ns is None:
+            s.start_ns = t_ns
+        window_ns = int(cfg.window_s * 1e9)
+        if cfg.mode == 'first_n' and t_ns - s.start_ns > window_ns:
+            s.frozen = True
+        if s.frozen or not include:
+            return
+        if s.last_ns is not None and 0 <= t_ns - s.last_ns < cfg.sample_every_s * 1e9:
+            return
+        s.last_ns = t_ns
+        s.times.append(t_ns)
+        s.values.append(float(value))
+        if cfg.mode == 'running_median':
+            while s.times and t_ns - s.times[0] > window_ns:
+                s.times.popleft()
+                s.values.popleft()
+        s.cached = None
+
+    def ready(self, name: str) -> bool:
+        """True once `name` has min_samples samples."""
+        s = self.series.get(name)
+        return s is not None and len(s.values) >= self.config.min_samples
+
+    def value(self, name: str, default: float) -> float:
+        """The baseline of `name`, or `default` until it is ready."""
+        if not self.ready(name):
+            return float(default)
+        s = self.series[name]
+        if s.cached is None:
+            s.cached = float(np.median(np.fromiter(s.values, float, len(s.values))))
+        return s.cached

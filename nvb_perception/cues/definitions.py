@@ -1,0 +1,211 @@
+"""What each non-verbal cue means, and the thresholds that decide it (frozen config dataclasses).
+
+    config = CueConfig()                                   # defaults below
+    config = CueConfig.from_dict(yaml.safe_load(...)['cues'])   # per-deployment overrides, unknown keys rejected
+    DEFINITIONS['smile'].text                              # the written definition shown in docs and explanations
+
+Every cue turns one per-frame *value* (its unit in `CueDefinition.unit`) into events with a Hysteresis:
+an event starts when the value reaches `on` and stays there for `min_duration_s` (the start is dated
+back to the first frame at `on`), and ends when the value passes `off` for `min_gap_s` (or the input is
+missing for `max_missing_s`). `on > off` means "high values are the cue", `on < off` the opposite.
+Confidence per frame = reliability of the inputs (joint visibility, face/hand presence) x margin, where
+margin is 0.5 at `on`, 1.0 at twice the on-off distance past `on`, 0 at `off`; an event's confidence is
+the mean over its frames. Values relative to a baseline are `value - baseline` of that person (baseline.py).
+These are conventions for decision support, not clinical diagnoses; tune them per deployment.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from nvb_perception.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Hysteresis:
+    """Start/stop thresholds and durations of one cue (units: the cue's value; seconds)."""
+
+    on: float
+    off: float
+    min_duration_s: float = 0.3    # the value must hold at `on` this long before an event starts
+    min_gap_s: float = 0.3         # the value must stay past `off` this long before the event ends
+    max_missing_s: float = 1.0     # inputs missing longer than this end the event
+
+    def __post_init__(self):
+        if self.on == self.off:
+            raise ConfigError(f'hysteresis on and off must differ, got {self.on}')
+        for name in ('min_duration_s', 'min_gap_s', 'max_missing_s'):
+            if not 0.0 <= getattr(self, name) <= 3600.0:
+                raise ConfigError(f'{name} must be in [0, 3600] s, got {getattr(self, name)!r}')
+
+    @property
+    def rising(self) -> bool:
+        """True when high values are the cue."""
+        return self.on > self.off
+
+    def margin(self, value: float) -> float:
+        """[0, 1]: 0 at `off`, 0.5 at `on`, 1 at twice the on-off distance past `on`."""
+        return min(1.0, max(0.0, 0.5 + 0.5 * (value - self.on) / (self.on - self.off)))
+
+
+@dataclass(frozen=True)
+class CueDefinition:
+    """The written definition of one cue."""
+
+    name: str
+    text: str
+    unit: str                      # unit of the value the hysteresis applies to
+    inputs: str                    # what it needs: 'body2d', 'body3d', 'face', 'hands'
+
+
+def _h(on, off, dur=0.3, gap=0.3, missing=1.0):
+    return field(default_factory=lambda: Hysteresis(on, off, dur, gap, missing))
+
+
+@dataclass(frozen=True)
+class CueConfig:
+    """Thresholds of every cue (see DEFINITIONS for the units), plus feature parameters."""
+
+    self_touch_face: Hysteresis = _h(1.0, 1.5, 0.3, 0.3)      # ratio: gap / allowed gap (<= 1 = touching)
+    self_touch_body: Hysteresis = _h(1.0, 1.5, 0.5, 0.3)
+    self_touch_hands: Hysteresis = _h(1.0, 1.5, 0.3, 0.3)
+    arm_crossing: Hysteresis = _h(0.15, 0.05, 0.5, 0.3)       # shoulder widths each wrist crossed the midline
+    fidgeting: Hysteresis = _h(0.03, 0.015, 1.0, 0.5)         # torso lengths of 1-5 Hz motion over baseline
+    lean_forward: Hysteresis = _h(15.0, 8.0, 0.5, 0.3)        # deg of torso pitch over baseline
+    lean_back: Hysteresis = _h(-10.0, -5.0, 0.5, 0.3)
+    posture_open: Hysteresis = _h(35.0, 20.0, 0.5, 0.3)       # deg of arm opening over baseline
+    posture_closed: Hysteresis = _h(-20.0, -10.0, 0.5, 0.3)
+    head_nod: Hysteresis = _h(1.0, 0.5, 0.0, 0.4)            # oscillation score (1 = a qualifying nod)
+    head_shake: Hysteresis = _h(1.0, 0.5, 0.0, 0.4)
+    gaze_aversion: Hysteresis = _h(15.0, 10.0, 0.5, 0.3)      # deg of gaze away from the baseline direction
+    smile: Hysteresis = _h(0.35, 0.2, 0.3, 0.3)               # blendshape score over baseline
+    brow_lowering: Hysteresis = _h(0.25, 0.15, 0.3, 0.3)
+    eye_closure: Hysteresis = _h(0.55, 0.4, 0.6, 0.2)         # eyeBlink mean over baseline, held longer than a blink
+    jaw_open: Hysteresis = _h(0.3, 0.15, 0.5, 0.3)
+    pain_expression: Hysteresis = _h(3.0, 2.0, 0.5, 0.3)      # PSPI-proxy points (0-16) over baseline
+    blink_rate_high: Hysteresis = _h(12.0, 8.0, 2.0, 3.0, 30.0)  # blinks/min over baseline
+    composite: Hysteresis = _h(1.0, 0.5, 0.3, 0.3)            # all constituent cues active (1) or not (0)
+    # feature parameters
+    face_gap_torso: float = 0.10          # allowed 2D gap hand -> face outline, torso lengths
+    head_dist_m: float = 0.25             # allowed 3D wrist -> head-centre distance, metres
+    body_gap_torso: float = 0.06          # allowed 2D gap hand -> torso / other arm, torso lengths
+    body_depth_m: float = 0.15            # 3D: wrist within this depth of the torso or arm it touches
+    hands_gap_torso: float = 0.08         # allowed 2D gap hand -> other hand, torso lengths
+    hands_dist_m: float = 0.15            # allowed 3D wrist -> wrist distance, metres
+    fidget_band_hz: tuple[float, float] = (1.0, 5.0)
+    fidget_window_s: float = 2.0
+    fidget_max_torso: float = 0.25        # band motion above this is gesturing or moving, not fidgeting
+    nod_min_amplitude_deg: float = 4.0    # each swing (peak to peak)
+    nod_half_period_s: tuple[float, float] = (0.08, 0.8)
+    nod_min_swings: int = 2
+    nod_cross_ratio: float = 0.7          # the other axis may swing at most this fraction as much
+    blink_closed: float = 0.5             # eyeBlink mean above this: eyes closed
+    blink_open: float = 0.35              # below this: open again
+    blink_max_s: float = 0.5              # closures longer than this are not blinks
+    blink_window_s: float = 30.0          # blink rate window
+    pspi_smile_suppression: float = 0.3   # smile (over baseline) above which AU6/AU10 terms are dropped
+    composites: tuple[tuple[str, tuple[str, ...]], ...] = (
+        ('self_touch_gaze_aversion', ('self_touch_face|self_touch_body|self_touch_hands', 'gaze_aversion')),
+        ('closed_posture_gaze_aversion', ('posture_closed|arm_crossing', 'gaze_aversion')),
+        ('pain_with_guarding', ('pain_expression', 'self_touch_body|self_touch_face')),
+    )
+
+    def __post_init__(self):
+        lo, hi = self.fidget_band_hz
+        if not 0 < lo < hi:
+            raise ConfigError(f'fidget_band_hz must be (low, high) with 0 < low < high, got {self.fidget_band_hz}')
+        if self.nod_min_swings < 1:
+            raise ConfigError(f'nod_min_swings must be >= 1, got {self.nod_min_swings}')
+        known = {d.name for d in DEFINITIONS.values()}
+        for name, parts in self.composites:
+            bad = [p for part in parts for p in part.split('|') if p not in known]
+            if bad or not parts:
+                raise ConfigError(f'composite {name!r}: unknown cues {bad}; known: {sorted(known)}')
+
+    def hysteresis(self, cue: str) -> Hysteresis:
+        """Thresholds of a cue by name (composites share `composite`)."""
+        return getattr(self, cue) if cue in DEFINITIONS else self.composite
+
+    @classmethod
+    def from_dict(cls, values: dict) -> CueConfig:
+        """Build from a plain dict (YAML): hysteresis entries as {on, off, min_duration_s, ...}.
+
+        Raises ConfigError on unknown keys or bad values.
+        """
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - set(fields))
+        if unknown:
+            raise ConfigError(f'unknown cue config keys {unknown}; known: {sorted(fields)}')
+        kwargs = {}
+        for key, value in values.items():
+            if key in DEFINITIONS or key == 'composite':
+                base = getattr(cls(), key)
+                extra = sorted(set(value) - {f.name for f in dataclasses.fields(Hysteresis)})
+                if extra:
+                    raise ConfigError(f'{key}: unknown hysteresis keys {extra}')
+                kwargs[key] = dataclasses.replace(base, **{k: float(v) for k, v in value.items()})
+            elif key == 'composites':
+                kwargs[key] = tuple((str(c['name']), tuple(str(p) for p in c['all'])) for c in value)
+            elif isinstance(getattr(cls(), key), tuple):
+                kwargs[key] = tuple(value)
+            else:
+                kwargs[key] = type(getattr(cls(), key))(value)
+        return cls(**kwargs)
+
+
+_D = CueDefinition
+DEFINITIONS = {d.name: d for d in (
+    _D('self_touch_face', 'A hand touches the face or head: the hand (its landmarks, else the wrist, index, '
+       'pinky and thumb joints) is within face_gap_torso torso lengths of the face outline in the image and, '
+       'when a 3D skeleton is given, the wrist is within head_dist_m of the head centre.',
+       'ratio of the gap to the allowed gap', 'body2d (+body3d, face, hands)'),
+    _D('self_touch_body', 'A hand rests on or rubs the torso (above the hips) or the other arm: the hand is '
+       'within body_gap_torso torso lengths of the shoulder-hip outline or of the other upper arm/forearm, '
+       'and (3D) at most body_depth_m in front of or behind it.', 'ratio of the gap to the allowed gap',
+       'body2d (+body3d, hands)'),
+    _D('self_touch_hands', 'The hands touch each other (clasping, rubbing, wringing): hand-to-hand gap within '
+       'hands_gap_torso torso lengths and (3D) wrists within hands_dist_m.', 'ratio of the gap to the allowed gap',
+       'body2d (+body3d, hands)'),
+    _D('arm_crossing', 'Arms folded across the chest: each wrist is past the body midline on the other side '
+       '(by at least `on` shoulder widths) between shoulder and hip height.', 'shoulder widths', 'body2d'),
+    _D('fidgeting', 'Sustained small repetitive movement of a hand or foot: the 1-5 Hz part of its motion '
+       'relative to the pelvis (RMS, torso lengths, over fidget_window_s) exceeds the person\'s baseline by `on`, '
+       'stays below fidget_max_torso (larger is gesturing or moving) while the body itself stays in place.',
+       'torso lengths (RMS) over baseline', 'body2d'),
+    _D('lean_forward', 'The trunk leans forward: the pelvis-to-thorax vector pitches towards the person\'s front '
+       'by `on` degrees more than the baseline posture (3D skeleton; 2D only for side views).',
+       'degrees over baseline', 'body3d or body2d side view'),
+    _D('lean_back', 'The trunk leans back (away from the front) by `on` degrees past the baseline posture.',
+       'degrees over baseline', 'body3d or body2d side view'),
+    _D('posture_open', 'Open posture: the arms move away from the body (mean signed angle between the '
+       'shoulder-to-wrist vector and the trunk, outward positive) by `on` degrees more than the baseline.',
+       'degrees over baseline', 'body2d or body3d'),
+    _D('posture_closed', 'Closed posture: the arms are held in across the body (mean signed arm angle `on` '
+       'degrees below the baseline: wrists inside the shoulders, towards or past the midline).',
+       'degrees over baseline', 'body2d or body3d'),
+    _D('head_nod', 'A nod: at least nod_min_swings alternating up/down head pitch swings of nod_min_amplitude_deg '
+       'or more, each lasting nod_half_period_s, with yaw swinging less (nod_cross_ratio). Starts at the first '
+       'swing.', 'oscillation score', 'face (or body2d head joints)'),
+    _D('head_shake', 'A head shake: the same oscillation test on head yaw, with pitch swinging less.',
+       'oscillation score', 'face (or body2d head joints)'),
+    _D('gaze_aversion', 'Gaze away from the usual direction: head pose plus eye-in-head direction from the '
+       'irises deviates from the person\'s baseline gaze by `on` degrees (blinks held over).',
+       'degrees from baseline', 'face'),
+    _D('smile', 'Smile: mean of mouthSmileLeft/Right above the person\'s baseline by `on`.',
+       'blendshape score over baseline', 'face'),
+    _D('brow_lowering', 'Brow lowering (AU4-like): mean of browDownLeft/Right above baseline by `on`.',
+       'blendshape score over baseline', 'face'),
+    _D('eye_closure', 'Eyes held closed: mean of eyeBlinkLeft/Right above baseline by `on` for longer than a blink.',
+       'blendshape score over baseline', 'face'),
+    _D('jaw_open', 'Mouth held open: jawOpen above baseline by `on` for min_duration_s (longer than speech '
+       'syllables).', 'blendshape score over baseline', 'face'),
+    _D('pain_expression', 'Pain-expression proxy in the spirit of the PSPI (Prkachin and Solomon): '
+       '5 x [AU4 + max(AU6, AU7) + max(AU9, AU10)] + AU43, with AU4 = browDown, AU6 = cheekSquint, '
+       'AU7 = eyeSquint, AU9 = noseSneer, AU10 = mouthUpperUp (each over the person\'s baseline, in [0, 1] '
+       'scaled to the 0-5 FACS intensity range) and AU43 = 1 when the eyes are closed; 0-16 points. While '
+       'smiling (over pspi_smile_suppression) AU6 and AU10 are dropped: a Duchenne smile raises both. '
+       'A proxy from blendshapes, not a FACS coding.', 'PSPI-proxy points over baseline', 'face'),
+    _D('blink_rate_high', 'Blink rate above the person\'s baseline rate by `on` blinks per minute (blinks: '
+       'eyeBlink mean closing past blink_closed and reopening past blink_open within blink_max_s; rate over '
+       'blink_window_s). Starts at the first blink of the faster run.', 'blinks per minute over baseline', 'face'),
+)}
