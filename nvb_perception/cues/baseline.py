@@ -9,6 +9,8 @@ Modes:
   period at the start of an interaction);
 * 'running_median': the median of the last `window_s` seconds, where samples taken while the matching cue
   was active are left out (`update(..., include=False)`), so a long smile does not become the baseline.
+  During the first `window_s` seconds every sample counts (calibration): a baseline that starts atypical
+  would otherwise keep its own cue on and never learn.
 Samples are kept at most every `sample_every_s` seconds (a median of <= window / sample_every values).
 A baseline is ready after `min_samples` samples; until then `value` returns the default.
 """
@@ -73,9 +75,10 @@ class Baseline:
         if s.start_ns is None:
             s.start_ns = t_ns
         window_ns = int(cfg.window_s * 1e9)
-        if cfg.mode == 'first_n' and t_ns - s.start_ns > window_ns:
+        calibrating = t_ns - s.start_ns <= window_ns
+        if cfg.mode == 'first_n' and not calibrating:
             s.frozen = True
-        if s.frozen or not include:
+        if s.frozen or not (include or calibrating):
             return
         if s.last_ns is not None and 0 <= t_ns - s.last_ns < cfg.sample_every_s * 1e9:
             return

@@ -172,7 +172,9 @@ class Body:
         o = SIDE[other]
         for a, b in ((f'{o}_sh', f'{o}_el'), (f'{o}_el', f'{o}_wr')):
             if a in self.joints and b in self.joints:
-                d = float(point_segment_distance(hand, self.joints[a], self.joints[b]).min())
+                end = self.joints[b] if b.endswith('el') else self.joints[a] + 0.7 * (self.joints[b] - self.joints[a])
+                # the forearm stops short of the wrist: touching the other hand is self_touch_hands
+                d = float(point_segment_distance(hand, self.joints[a], end).min())
                 if d < best:
                     best, what = d, f'{other}_arm'
         if not math.isfinite(best):

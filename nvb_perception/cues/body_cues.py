@@ -41,6 +41,11 @@ def face_items(body: Body) -> tuple[tuple[str, float], ...]:
     return (('kp2d.HEAD', round(body.face_conf, 3)),)
 
 
+def allowed_gap(body: Body, base: float, cfg: CueConfig, *sides: str) -> float:
+    """The allowed 2D gap: `base`, plus a margin per hand seen only as joints (they miss the fingers)."""
+    return base + sum(0.0 if body.hand_from_model.get(s) else cfg.joint_hand_margin_torso for s in sides)
+
+
 def self_touch_face(body: Body, b3: Body3D | None, cfg: CueConfig) -> Evidence:
     """Ratio gap / allowed gap of the hand nearer to the face (<= 1: touching)."""
     best = None
@@ -48,12 +53,14 @@ def self_touch_face(body: Body, b3: Body3D | None, cfg: CueConfig) -> Evidence:
         gap, rel = body.hand_face_gap(side)
         if not math.isfinite(gap):
             continue
-        ratio, items = gap / cfg.face_gap_torso, (*hand_items(body, side), *face_items(body),
-                                                  (f'feat.hand_face_gap_{side}_torso', round(gap, 4)))
-        text = f'{side} hand {gap:.3f} torso lengths from the face (allowed {cfg.face_gap_torso:g})'
-        if b3 is not None:
+        allowed = allowed_gap(body, cfg.face_gap_torso, cfg, side)
+        ratio, items = gap / allowed, (*hand_items(body, side), *face_items(body),
+                                       (f'feat.hand_face_gap_{side}_torso', round(gap, 4)))
+        text = f'{side} hand {gap:.3f} torso lengths from the face (allowed {allowed:g})'
+        if b3 is not None:                        # 3D decides; a clear gap in the image vetoes it
             dist, rel3 = b3.wrist_head_m(side)
-            ratio, rel = max(ratio, dist / cfg.head_dist_m), min(rel, rel3)
+            ratio = dist / cfg.head_dist_m if gap <= cfg.gap_2d_veto_torso else max(ratio, 1.5)
+            rel = min(rel, rel3)
             items += ((f'kp3d.{side.upper()}_WRIST', round(rel3, 3)), (f'feat.wrist_head_{side}_m', round(dist, 4)))
             text += f', wrist {dist:.2f} m from the head centre in 3D (allowed {cfg.head_dist_m:g})'
         if best is None or ratio < best.value:
@@ -70,10 +77,11 @@ def self_touch_body(body: Body, b3: Body3D | None, cfg: CueConfig) -> Evidence:
             continue
         o = 'r' if side == 'left' else 'l'
         touched = ('l_sh', 'r_sh', 'l_hip', 'r_hip') if what == 'torso' else (f'{o}_sh', f'{o}_el', f'{o}_wr')
-        ratio = gap / cfg.body_gap_torso
+        allowed = allowed_gap(body, cfg.body_gap_torso, cfg, side)
+        ratio = gap / allowed
         items = (*hand_items(body, side), *joint_items(body, *touched), (f'feat.hand_body_gap_{side}_torso',
                                                                           round(gap, 4)))
-        text = f'{side} hand {gap:.3f} torso lengths from the {what.replace("_", " ")} (allowed {cfg.body_gap_torso:g})'
+        text = f'{side} hand {gap:.3f} torso lengths from the {what.replace("_", " ")} (allowed {allowed:g})'
         if b3 is not None:
             depth = b3.wrist_body_depth_m(side, what)
             ratio = max(ratio, depth / cfg.body_depth_m)
@@ -89,12 +97,14 @@ def self_touch_hands(body: Body, b3: Body3D | None, cfg: CueConfig) -> Evidence:
     gap, rel = body.hands_gap()
     if not math.isfinite(gap):
         return NAN
-    ratio = gap / cfg.hands_gap_torso
+    allowed = allowed_gap(body, cfg.hands_gap_torso, cfg, 'left', 'right')
+    ratio = gap / allowed
     items = (*hand_items(body, 'left'), *hand_items(body, 'right'), ('feat.hands_gap_torso', round(gap, 4)))
-    text = f'hands {gap:.3f} torso lengths apart (allowed {cfg.hands_gap_torso:g})'
-    if b3 is not None:
+    text = f'hands {gap:.3f} torso lengths apart (allowed {allowed:g})'
+    if b3 is not None:                            # 3D decides; a clear gap in the image vetoes it
         dist, rel3 = b3.wrists_m()
-        ratio, rel = max(ratio, dist / cfg.hands_dist_m), min(rel, rel3)
+        ratio = dist / cfg.hands_dist_m if gap <= cfg.gap_2d_veto_torso else max(ratio, 1.5)
+        rel = min(rel, rel3)
         items += (('feat.wrists_m', round(dist, 4)),)
         text += f', wrists {dist:.2f} m apart in 3D (allowed {cfg.hands_dist_m:g})'
     return Evidence(ratio, rel, items, text)

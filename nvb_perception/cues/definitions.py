@@ -70,7 +70,7 @@ class CueConfig:
     self_touch_body: Hysteresis = _h(1.0, 1.5, 0.5, 0.3)
     self_touch_hands: Hysteresis = _h(1.0, 1.5, 0.3, 0.3)
     arm_crossing: Hysteresis = _h(0.15, 0.05, 0.5, 0.3)       # shoulder widths each wrist crossed the midline
-    fidgeting: Hysteresis = _h(0.03, 0.015, 1.0, 0.5)         # torso lengths of 1-5 Hz motion over baseline
+    fidgeting: Hysteresis = _h(4.0, 2.5, 1.0, 0.5)            # peak / noise floor of 1-5 Hz limb motion
     lean_forward: Hysteresis = _h(15.0, 8.0, 0.5, 0.3)        # deg of torso pitch over baseline
     lean_back: Hysteresis = _h(-10.0, -5.0, 0.5, 0.3)
     posture_open: Hysteresis = _h(35.0, 20.0, 0.5, 0.3)       # deg of arm opening over baseline
@@ -92,9 +92,13 @@ class CueConfig:
     body_depth_m: float = 0.15            # 3D: wrist within this depth of the torso or arm it touches
     hands_gap_torso: float = 0.08         # allowed 2D gap hand -> other hand, torso lengths
     hands_dist_m: float = 0.15            # allowed 3D wrist -> wrist distance, metres
+    joint_hand_margin_torso: float = 0.06 # extra allowed 2D gap per hand seen only as joints (no hand model)
+    gap_2d_veto_torso: float = 0.5        # with a 3D skeleton, 3D decides unless the 2D gap exceeds this
     fidget_band_hz: tuple[float, float] = (1.0, 5.0)
     fidget_window_s: float = 2.0
-    fidget_max_torso: float = 0.25        # band motion above this is gesturing or moving, not fidgeting
+    fidget_min_torso: float = 0.03        # periodic amplitude below this is not fidgeting (keypoint jitter)
+    fidget_max_torso: float = 0.25        # above this it is gesturing or moving, not fidgeting
+    fidget_max_body_torso: float = 0.5    # the mid-hip may move at most this much over the window
     nod_min_amplitude_deg: float = 4.0    # each swing (peak to peak)
     nod_half_period_s: tuple[float, float] = (0.08, 0.8)
     nod_min_swings: int = 2
@@ -156,22 +160,26 @@ class CueConfig:
 _D = CueDefinition
 DEFINITIONS = {d.name: d for d in (
     _D('self_touch_face', 'A hand touches the face or head: the hand (its landmarks, else the wrist, index, '
-       'pinky and thumb joints) is within face_gap_torso torso lengths of the face outline in the image and, '
-       'when a 3D skeleton is given, the wrist is within head_dist_m of the head centre.',
+       'pinky and thumb joints, with joint_hand_margin_torso more allowance) is within face_gap_torso torso '
+       'lengths of the face outline in the image; when a 3D skeleton is given, the wrist is within head_dist_m '
+       'of the head centre instead, unless the image shows a gap of more than gap_2d_veto_torso.',
        'ratio of the gap to the allowed gap', 'body2d (+body3d, face, hands)'),
     _D('self_touch_body', 'A hand rests on or rubs the torso (above the hips) or the other arm: the hand is '
        'within body_gap_torso torso lengths of the shoulder-hip outline or of the other upper arm/forearm, '
        'and (3D) at most body_depth_m in front of or behind it.', 'ratio of the gap to the allowed gap',
        'body2d (+body3d, hands)'),
     _D('self_touch_hands', 'The hands touch each other (clasping, rubbing, wringing): hand-to-hand gap within '
-       'hands_gap_torso torso lengths and (3D) wrists within hands_dist_m.', 'ratio of the gap to the allowed gap',
+       'hands_gap_torso torso lengths, or (3D, unless the image gap exceeds gap_2d_veto_torso) wrists within '
+       'hands_dist_m.', 'ratio of the gap to the allowed gap',
        'body2d (+body3d, hands)'),
     _D('arm_crossing', 'Arms folded across the chest: each wrist is past the body midline on the other side '
        '(by at least `on` shoulder widths) between shoulder and hip height.', 'shoulder widths', 'body2d'),
-    _D('fidgeting', 'Sustained small repetitive movement of a hand or foot: the 1-5 Hz part of its motion '
-       'relative to the pelvis (RMS, torso lengths, over fidget_window_s) exceeds the person\'s baseline by `on`, '
-       'stays below fidget_max_torso (larger is gesturing or moving) while the body itself stays in place.',
-       'torso lengths (RMS) over baseline', 'body2d'),
+    _D('fidgeting', 'Sustained small repetitive movement of a hand or foot: over fidget_window_s, the strongest '
+       '1-5 Hz component of its motion relative to the mid-hip is `on` times the broadband noise floor of the '
+       'same spectrum (keypoint jitter is white; a fidget is one frequency), with an amplitude between '
+       'fidget_min_torso and fidget_max_torso torso lengths (larger is gesturing) while the body stays in place '
+       '(fidget_max_body_torso). Starts half a window before the periodic component was detected.',
+       'peak-to-noise-floor ratio', 'body2d'),
     _D('lean_forward', 'The trunk leans forward: the pelvis-to-thorax vector pitches towards the person\'s front '
        'by `on` degrees more than the baseline posture (3D skeleton; 2D only for side views).',
        'degrees over baseline', 'body3d or body2d side view'),

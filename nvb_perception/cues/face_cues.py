@@ -51,7 +51,10 @@ def pain_proxy(face, base: Callable[[str], float], cfg: CueConfig) -> Evidence:
     """PSPI-like score over baseline: 5 (AU4 + max(AU6, AU7) + max(AU9, AU10)) + AU43 (see definitions)."""
     if face is None:
         return Evidence(math.nan)
-    au = {k: max(0.0, over_baseline(face, names, base)[0]) for k, names in PSPI_TERMS.items()}
+    raw = {k: over_baseline(face, names, base)[0] for k, names in PSPI_TERMS.items()}
+    if not all(math.isfinite(v) for v in raw.values()):
+        return Evidence(math.nan)                     # baselines still being learned
+    au = {k: max(0.0, v) for k, v in raw.items()}
     smile = over_baseline(face, EXPRESSIONS['smile'], base)[0]
     suppressed = smile >= cfg.pspi_smile_suppression
     au6, au10 = (0.0, 0.0) if suppressed else (au['AU6'], au['AU10'])

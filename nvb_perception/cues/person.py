@@ -24,9 +24,15 @@ from nvb_perception.cues.signals import BandMotion, BlinkCounter, Oscillation
 from nvb_perception.types import Cue
 
 DEFAULT_BASELINES = {'arm_opening_deg': 10.0, 'lean_deg': 0.0, 'gaze_yaw_deg': 0.0, 'gaze_pitch_deg': 0.0,
-                     'blink_rate': 17.0, 'fidget': 0.01}      # until the person's own baseline is ready
-FACE_CUES = ('smile', 'brow_lowering', 'eye_closure', 'jaw_open', 'pain_expression')
+                     'blink_rate': 17.0}      # used with baseline mode 'off' (population values)
 BASELINE_BLENDSHAPES = sorted({n for names in (*EXPRESSIONS.values(), *PSPI_TERMS.values()) for n in names})
+RELEASE_S = 60.0                   # an event this old stops keeping its features out of the baseline
+OWNERS = {  # feature -> the cues whose activity keeps it out of the baseline
+    'arm_opening_deg': ('posture_open', 'posture_closed', 'arm_crossing'), 'lean_deg': ('lean_forward', 'lean_back'),
+    'gaze_yaw_deg': ('gaze_aversion',), 'gaze_pitch_deg': ('gaze_aversion',), 'blink_rate': ('blink_rate_high',),
+    **{f'bs.{n}': tuple(c for c, names in EXPRESSIONS.items() if n in names)
+       + (('pain_expression',) if any(n in names for names in PSPI_TERMS.values()) else ())
+       for n in BASELINE_BLENDSHAPES}}
 
 
 @dataclass(frozen=True, eq=False)
@@ -60,7 +66,10 @@ class PersonCues:
         self.features: dict[str, float] = {}
 
     def base(self, name: str) -> float:
+        """The person's baseline of a feature; NaN while it is still being learned (mode 'off': the default)."""
         default = DEFAULT_BASELINES.get(name.split('.')[0], 0.0)
+        if self.baseline.config.mode != 'off' and not self.baseline.ready(name):
+            return math.nan
         return self.baseline.value(name, default)
 
     # --- per frame -----------------------------------------------------------------------------------
@@ -113,6 +122,7 @@ class PersonCues:
         out['fidgeting'] = self._fidget(t_ns, body)
 
     def _fidget(self, t_ns: int, body: Body) -> Evidence:
+        """Periodic limb motion: peak/noise-floor ratio of the strongest 1-5 Hz component (see signals)."""
         cfg = self.config
         limbs = body_cues.limb_points(body)
         hip = body.mid('l_hip', 'r_hip')
@@ -121,19 +131,19 @@ class PersonCues:
         best = None
         for limb, band in self.bands.items():
             point, rel, joint = limbs.get(limb, (None, 0.0, ''))
-            rms = band.update(t_ns, point)
-            if not math.isfinite(rms):
+            amp, ratio, hz = band.update(t_ns, point)
+            if not math.isfinite(ratio):
                 continue
-            self.features[f'fidget.{limb}'] = rms
-            base = self.base(f'fidget.{limb}')
-            value = rms - base if rms <= cfg.fidget_max_torso and not moved > 0.5 else -1.0
+            self.features[f'fidget.{limb}'] = amp
+            ok = cfg.fidget_min_torso <= amp <= cfg.fidget_max_torso and not moved > cfg.fidget_max_body_torso
+            value = ratio if ok else 0.0
             if best is None or value > best.value:
-                items = (*body_cues.joint_items(body, joint), (f'feat.band_rms_{limb}_torso', round(rms, 4)),
-                         (f'base.band_rms_{limb}_torso', round(base, 4)),
+                items = (*body_cues.joint_items(body, joint), (f'feat.{limb}_periodic_torso', round(amp, 4)),
+                         (f'feat.{limb}_peak_to_floor', round(ratio, 2)), (f'feat.{limb}_hz', round(hz, 2)),
                          ('feat.body_displacement_torso', round(moved, 3) if math.isfinite(moved) else -1.0))
-                text = (f'{limb.replace("_", " ")} moves {rms:.3f} torso lengths RMS at '
-                        f'{cfg.fidget_band_hz[0]:g}-{cfg.fidget_band_hz[1]:g} Hz (baseline {base:.3f})')
-                best = Evidence(value, rel, items, text)
+                text = (f'{limb.replace("_", " ")} oscillates at {hz:.1f} Hz, {amp:.3f} torso lengths, '
+                        f'{ratio:.1f} x the noise floor' + ('' if ok else ' (outside the fidgeting range)'))
+                best = Evidence(value, rel, items, text, t_ns - int(cfg.fidget_window_s * 0.5e9))
         return best or body_cues.NAN
 
     def _face(self, t_ns: int, face, out: dict) -> None:
@@ -193,14 +203,16 @@ class PersonCues:
                         f'{rate:.0f} blinks/min over the last {cfg.blink_window_s:g} s (baseline {base:.0f})', onset)
 
     def _learn(self, t_ns: int) -> None:
-        """Feed this frame's features to the baselines, leaving out frames where their cue is on."""
-        busy = {name for name, ev in self.events.items() if ev.state != 'idle'}
-        owners = {'arm_opening_deg': ('posture_open', 'posture_closed', 'arm_crossing'),
-                  'lean_deg': ('lean_forward', 'lean_back'), 'gaze_yaw_deg': ('gaze_aversion',),
-                  'gaze_pitch_deg': ('gaze_aversion',), 'blink_rate': ('blink_rate_high',)}
+        """Feed this frame's features to the baselines, leaving out frames where their cue is on.
+
+        An event older than RELEASE_S no longer holds its features back: a state that lasts becomes the
+        person's new normal (and a baseline can never lock itself out).
+        """
+        busy = {name for name, ev in self.events.items()
+                if ev.state != 'idle' and t_ns - ev.start_ns < RELEASE_S * 1e9}
         for name, value in self.features.items():
-            cues = owners.get(name, FACE_CUES if name.startswith('bs.') else ('fidgeting',))
-            self.baseline.update(name, t_ns, value, include=not busy.intersection(cues))
+            if name in OWNERS:
+                self.baseline.update(name, t_ns, value, include=not busy.intersection(OWNERS[name]))
 
 
 def s_now(face, axis: str) -> float:

@@ -5,7 +5,7 @@
     blinks = BlinkCounter(closed=0.5, open_=0.35, max_s=0.5, window_s=30.0)
     blinks.update(t_ns, eye_blink)                                 # -> blink time when one completes
     band = BandMotion(window_s=2.0, band_hz=(1.0, 5.0))
-    band.update(t_ns, xy)                                          # -> RMS of the 1-5 Hz part, or NaN
+    band.update(t_ns, xy)                                          # -> (peak amplitude, peak/floor, Hz)
 
 All three are incremental (O(window) at most per update) and keyed by nothing: the caller keeps one per
 person and signal. Times are int nanoseconds; a time that goes backwards resets the detector.
@@ -81,8 +81,9 @@ class Oscillation:
         else:
             self.history.append((t_ns, float(value)))
             self._advance(t_ns, float(value))
-            if t_ns - self.candidate[0] > self._patience_ns():     # no reversal in time: sequence over
-                self.extrema, self.direction, self.candidate = [], 0, None
+            if t_ns - self.candidate[0] > self._patience_ns() or \
+                    self.candidate[0] - self.extrema[-1][0] > self.max_half_ns:   # no reversal in time, or a
+                self.extrema, self.direction, self.candidate = [], 0, None         # swing too slow: over
         return self.swings()
 
     def _patience_ns(self) -> float:
@@ -169,7 +170,12 @@ class BlinkCounter:
 
 
 class BandMotion:
-    """RMS amplitude of the `band_hz` part of a 2D trajectory over the last `window_s` seconds."""
+    """The strongest periodic component of a 2D trajectory in `band_hz` over the last `window_s` seconds.
+
+    update() returns (amplitude of the peak in the band, peak / median amplitude over the band and up to
+    twice its top frequency (the broadband noise floor: keypoint jitter is white), peak frequency Hz), from a
+    Hann-windowed spectrum of the trajectory resampled to a regular grid; NaNs until the window is 75% full.
+    """
 
     def __init__(self, window_s: float, band_hz: tuple[float, float], min_fill: float = 0.75,
                  every_s: float = 0.1):
@@ -180,8 +186,8 @@ class BandMotion:
         self.samples: deque[tuple[int, float, float]] = deque()
         self.cached: tuple[int, float] | None = None
 
-    def update(self, t_ns: int, xy, compute: bool = True) -> float:
-        """Add a point (NaN = not observed); returns the band RMS (units of xy) or NaN if too little data."""
+    def update(self, t_ns: int, xy, compute: bool = True) -> tuple[float, float, float]:
+        """Add a point (NaN = not observed); returns (peak amplitude, peak/floor, peak Hz) or NaNs."""
         if self.samples and t_ns < self.samples[-1][0]:
             self.samples.clear()
             self.cached = None
@@ -191,25 +197,30 @@ class BandMotion:
             self.samples.popleft()
         if not compute or len(self.samples) < 8 or \
                 self.samples[-1][0] - self.samples[0][0] < self.min_fill * self.window_ns:
-            return float('nan')
+            return float('nan'), float('nan'), float('nan')
         if self.cached is not None and 0 <= t_ns - self.cached[0] < self.every_ns:
             return self.cached[1]
         self.cached = (t_ns, self._rms())
         return self.cached[1]
 
-    def _rms(self) -> float:
+    def _rms(self) -> tuple[float, float, float]:
         a = np.array(self.samples, np.float64)
         t = (a[:, 0] - a[0, 0]) * 1e-9
         n = len(t)
         grid = np.linspace(0.0, t[-1], n)                   # resample: frame times need not be regular
-        dt = grid[1] - grid[0]
         xy = np.stack([np.interp(grid, t, a[:, 1]), np.interp(grid, t, a[:, 2])])
         xy -= xy.mean(1, keepdims=True)
-        spec = np.fft.rfft(xy * np.hanning(n), axis=1)
-        freq = np.fft.rfftfreq(n, dt)
-        sel = (freq >= self.band[0]) & (freq <= self.band[1])
-        power = (np.abs(spec[:, sel]) ** 2).sum() * 2.0 / (np.hanning(n) ** 2).sum() / n
-        return float(np.sqrt(power))
+        window = np.hanning(n)
+        amp = 2.0 * np.abs(np.fft.rfft(xy * window, axis=1)) / window.sum()    # sinusoid amplitude per bin
+        amp = np.hypot(amp[0], amp[1])
+        freq = np.fft.rfftfreq(n, grid[1] - grid[0])
+        band = (freq >= self.band[0]) & (freq <= self.band[1])
+        wide = (freq >= self.band[0]) & (freq <= max(2 * self.band[1], 0.8 * freq[-1]))
+        if not band.any() or wide.sum() < 3:
+            return float('nan'), float('nan'), float('nan')
+        k = int(np.argmax(np.where(band, amp, -1.0)))
+        floor = float(np.median(amp[wide]))
+        return float(amp[k]), float(amp[k] / floor) if floor > 0 else float('inf'), float(freq[k])
 
     def displacement(self) -> float:
         """Net displacement over the window (first to last sample), units of xy; NaN if empty."""
