@@ -111,7 +111,8 @@ class SelfAttention(nn.Module):
 
     def forward(self, x, bias):
         b, n, d = x.shape
-        q, k, v = self.qkv(x).view(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)   # (B, nh, N, hs)
+        qkv = self.qkv(x).view(b, n, 3, self.heads, self.head_dim).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)                                                                # (B, nh, N, hs)
         att = (q @ k.transpose(-2, -1)) * self.head_dim ** -0.5 + bias[:, None]                # (B, nh, N, N)
         att = self.drop(torch.softmax(att, dim=-1))
         return self.proj((att @ v).transpose(1, 2).reshape(b, n, d))
@@ -149,8 +150,47 @@ def attention_bias(mask: torch.Tensor, repeat: int) -> torch.Tensor:
     return blocked * (1.0 - eye) * BLOCKED                                           # never an all-blocked row
 
 
+class ClassTemporalAttention(nn.Module):
+    """Class queries of the newest frame attend to every (time, class) token of the causal window.
+
+    Token (t, c) = h[t] + e[c]; its key/value projection is W h[t] + W e[c] (+ bias), computed as a broadcast
+    sum, so the T x C tokens cost O(T + C) projections. The newest frame's query for class c is h[T-1] + e[c].
+    """
+
+    def __init__(self, dim: int, heads: int, dropout: float):
+        super().__init__()
+        self.heads, self.head_dim = heads, dim // heads
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+        self.proj = nn.Linear(dim, dim)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, h, e, bias):
+        """Attend: h (B, T, d) normalised frame states, e (C, d) class embeddings, bias (B, T) -> (B, C, d)."""
+        b, t, d = h.shape
+        c = e.shape[0]
+        nh, hs = self.heads, self.head_dim
+        q = self.q(h[:, -1:, :] + e[None]).view(b, c, nh, hs).transpose(1, 2)                   # (B, nh, C, hs)
+        k = (self.k(h)[:, :, None] + (e @ self.k.weight.T)[None, None]).view(b, t * c, nh, hs)  # (B, T*C, nh, hs)
+        v = (self.v(h)[:, :, None] + (e @ self.v.weight.T)[None, None]).view(b, t * c, nh, hs)
+        att = q @ k.permute(0, 2, 3, 1) * hs ** -0.5                                            # (B, nh, C, T*C)
+        att = att + bias.repeat_interleave(c, dim=1)[:, None, None, :]
+        att = self.drop(torch.softmax(att, dim=-1))
+        out = (att @ v.transpose(1, 2)).transpose(1, 2).reshape(b, c, d)                        # (B, C, d)
+        return self.proj(out)
+
+
 class ClassTemporalHead(nn.Module):
-    """Causal temporal attention, then attention among (time, class) tokens; logits of the newest frame."""
+    """Causal temporal attention over the window, then class-temporal relational attention; newest-frame logits.
+
+    1. temporal_layers causal self-attention blocks over the T frame embeddings;
+    2. one class-temporal layer: a query per class at the newest frame attends to every (time step, class) token
+       of the window: relations between classes at the same and at distant time steps (concurrent and
+       composite actions);
+    3. relation_layers - 1 self-attention blocks among the C class tokens (class co-occurrence);
+    4. one logit per class from its own token.
+    """
 
     def __init__(self, cfg: ActionModelConfig):
         super().__init__()
@@ -158,24 +198,31 @@ class ClassTemporalHead(nn.Module):
         self.time_embed = nn.Parameter(torch.zeros(cfg.window, cfg.dim))
         self.class_embed = nn.Parameter(torch.randn(cfg.num_classes, cfg.dim) * 0.02)
         self.temporal = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.dropout) for _ in range(cfg.temporal_layers))
-        self.relation = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.dropout) for _ in range(cfg.relation_layers))
+        self.norm_h = nn.LayerNorm(cfg.dim)
+        self.relate = ClassTemporalAttention(cfg.dim, cfg.heads, cfg.dropout)
+        self.norm_z = nn.LayerNorm(cfg.dim)
+        self.mlp = nn.Sequential(nn.Linear(cfg.dim, 2 * cfg.dim), nn.GELU(), nn.Dropout(cfg.dropout),
+                                 nn.Linear(2 * cfg.dim, cfg.dim))
+        self.classes = nn.ModuleList(Block(cfg.dim, cfg.heads, cfg.dropout)
+                                     for _ in range(max(cfg.relation_layers - 1, 0)))
         self.norm = nn.LayerNorm(cfg.dim)
         self.class_weight = nn.Parameter(torch.randn(cfg.num_classes, cfg.dim) * 0.02)
         self.class_bias = nn.Parameter(torch.zeros(cfg.num_classes))
 
     def forward(self, x, mask):
-        b, t, d = x.shape                                     # (B, T, d)
-        c = self.cfg.num_classes
+        b, t, d = x.shape                                      # (B, T, d)
         x = x + self.time_embed[-t:]
         bias = attention_bias(mask, 1)
         for block in self.temporal:
             x = block(x, bias)
-        z = (x[:, :, None, :] + self.class_embed[None, None]).reshape(b, t * c, d)     # (B, T*C, d)
-        bias = attention_bias(mask, c)
-        for block in self.relation:
-            z = block(z, bias)
-        last = self.norm(z.reshape(b, t, c, d)[:, -1])                                  # (B, C, d)
-        return (last * self.class_weight).sum(-1) + self.class_bias                      # (B, C)
+        h = self.norm_h(x)
+        z = h[:, -1:, :] + self.class_embed[None]                                          # (B, C, d)
+        z = z + self.relate(h, self.class_embed, (1.0 - mask) * BLOCKED)
+        z = z + self.mlp(self.norm_z(z))
+        no_mask = torch.zeros(b, z.shape[1], z.shape[1], device=z.device, dtype=z.dtype)
+        for block in self.classes:
+            z = block(z, no_mask)
+        return (self.norm(z) * self.class_weight).sum(-1) + self.class_bias                  # (B, C)
 
 
 class ActionModel(nn.Module):
@@ -209,6 +256,21 @@ class ActionModel(nn.Module):
         x = self.tokens(tokens)                                                        # (B, T, d)
         if self.cfg.kind == 'flow':
             x = x + self.motion(self.motion_norm(motion))
+        return self.head(x * mask[..., None], mask)
+
+    def forward_indexed(self, tokens, token_index, motion, motion_index, mask):
+        """Same as forward, with each distinct frame's adapters run once (training: windows overlap).
+
+        Args:
+            tokens: (U, K, token_dim) distinct frames' tokens; token_index (B, T) int64 rows of `tokens`.
+            motion: (V, motion_dim + 1) distinct (view, frame) motion; motion_index (B, T) rows of `motion`.
+            mask: (B, T).
+        """
+        if self.cfg.kind == 'framemean':
+            return self.forward(tokens[token_index], motion[motion_index], mask)
+        x = self.tokens(tokens)[token_index]                                           # (B, T, d)
+        if self.cfg.kind == 'flow':
+            x = x + self.motion(self.motion_norm(motion))[motion_index]
         return self.head(x * mask[..., None], mask)
 
     def set_normalization(self, tokens_mean, tokens_std, motion_mean=None, motion_std=None) -> None:

@@ -1,7 +1,7 @@
 """Motion-only evaluation on real video: attention-map flow vs the two baselines, forward and reversed clips.
 
     python -m nvb_perception.training.eval_actions              # make eval-actions (first run ~15 min on 2 cores)
-    python -m nvb_perception.training.eval_actions --epochs 10  # quicker, noisier
+    python -m nvb_perception.training.eval_actions --epochs 10 --models flow_dis,noflow,framemean  # quicker
     python -m nvb_perception.training.eval_actions --train-directions forward   # train on forward clips only
 
 Data: vtest.avi (Debian opencv-doc, 795 frames at 10 fps, pedestrians). People are tracked by the project's
@@ -91,7 +91,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--flow-layers', default=','.join(map(str, FeatureConfig.flow_layers)))
     p.add_argument('--models', default=','.join(MODELS), help=f'subset of {",".join(MODELS)}')
     p.add_argument('--train-directions', choices=('both', 'forward'), default='both')
-    p.add_argument('--epochs', type=int, default=40)
+    p.add_argument('--epochs', type=int, default=20)
     p.add_argument('--batch-size', type=int, default=128)
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--seed', type=int, default=0)

@@ -61,6 +61,22 @@ class Samples:
         return (torch.from_numpy(tokens), torch.from_numpy(motion.astype(np.float32)),
                 torch.from_numpy(mask.astype(np.float32)), torch.from_numpy(self.labels[view, row].astype(np.float32)))
 
+    def batch_indexed(self, which: np.ndarray) -> dict[str, torch.Tensor]:
+        """The inputs of ActionModel.forward_indexed (each distinct frame once) and the labels."""
+        view, row = self.index[which, 0], self.index[which, 1]
+        win = self.window[view, row]                                       # (B, T)
+        mask = win >= 0
+        safe = np.where(mask, win, 0)
+        rows, token_index = np.unique(safe, return_inverse=True)
+        pairs, motion_index = np.unique(view[:, None] * len(self.tokens) + safe, return_inverse=True)
+        motion = self.motion[pairs // len(self.tokens), pairs % len(self.tokens)]
+        return {'tokens': torch.from_numpy(self.tokens[rows]),
+                'token_index': torch.from_numpy(token_index.reshape(win.shape)),
+                'motion': torch.from_numpy(motion.astype(np.float32)),
+                'motion_index': torch.from_numpy(motion_index.reshape(win.shape)),
+                'mask': torch.from_numpy(mask.astype(np.float32)),
+                'labels': torch.from_numpy(self.labels[view, row].astype(np.float32))}
+
 
 def view_arrays(seq: SequenceFeatures) -> tuple[np.ndarray, np.ndarray]:
     """(motion with the has-previous column (N, F + 1), window (N, T)) of one view."""
@@ -118,14 +134,15 @@ def fit(model: ActionModel, train: Samples, epochs: int = 40, batch_size: int = 
         order = rng.permutation(len(train))
         total = 0.0
         for start in range(0, len(order), batch_size):
-            tokens, motion, mask, target = train.batch(order[start:start + batch_size])
-            loss = loss_fn(model(tokens, motion, mask), target)
+            b = train.batch_indexed(order[start:start + batch_size])
+            logits = model.forward_indexed(b['tokens'], b['token_index'], b['motion'], b['motion_index'], b['mask'])
+            loss = loss_fn(logits, b['labels'])
             opt.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
-            total += float(loss) * len(target)
+            total += float(loss.detach()) * len(logits)
         history.append(total / len(order))
         if log:
             log(f'epoch {epoch + 1}/{epochs} loss {history[-1]:.4f}')
@@ -138,8 +155,9 @@ def predict(model: ActionModel, samples: Samples, batch_size: int = 512) -> np.n
     model.eval()
     out = []
     for start in range(0, len(samples), batch_size):
-        tokens, motion, mask, _ = samples.batch(np.arange(start, min(start + batch_size, len(samples))))
-        out.append(torch.sigmoid(model(tokens, motion, mask)).numpy())
+        b = samples.batch_indexed(np.arange(start, min(start + batch_size, len(samples))))
+        logits = model.forward_indexed(b['tokens'], b['token_index'], b['motion'], b['motion_index'], b['mask'])
+        out.append(torch.sigmoid(logits).numpy())
     return np.concatenate(out) if out else np.zeros((0, samples.labels.shape[-1]), np.float32)
 
 
@@ -209,7 +227,8 @@ def main(argv=None) -> int:
     from nvb_perception.training.eval_actions import ensure_cache, ensure_tracks
     from nvb_perception.errors import PerceptionError
     torch.set_num_threads(args.threads)
-    config = FeatureConfig(crop_px=args.crop_px, flow_layers=tuple(int(v) for v in args.flow_layers.split(',')))
+    config = FeatureConfig(crop_px=args.crop_px, flow_layers=tuple(int(v) for v in args.flow_layers.split(',')),
+                           context=1.0 if args.whole_frame else FeatureConfig.context)
     try:
         tracks = (lab.frame_tracks(args.video) if args.whole_frame
                   else ensure_tracks(args.video, args.cache_dir, log=print))
@@ -236,13 +255,14 @@ def main(argv=None) -> int:
     except (PerceptionError, OSError) as error:
         print(f'train_actions: {error}', file=sys.stderr)
         return 2
-    samples = make_samples(cache, config, labels, 'dis' if args.flow is None else args.flow, valid)
+    samples = make_samples(cache, config, labels, args.flow, valid)
     kinds = KINDS if args.kind == 'all' else (args.kind,)
     for kind in kinds:
         model = build_action_model(model_config(kind, samples, config, len(classes)))
         start = time.time()
         history = fit(model, samples, args.epochs, args.batch_size, args.lr, seed=args.seed, log=print)
-        record = {'classes': list(classes), 'features': config.to_json(), 'flow': args.flow,
+        record = {'classes': list(classes), 'features': config.to_json(), 'flow': args.flow, 'fps': tracks.fps,
+                  'whole_frame': args.whole_frame,
                   'trainable_parameters': trainable_parameters(model), 'loss': history,
                   'train_s': round(time.time() - start, 1), 'command': ' '.join(sys.argv),
                   'train_map': evaluate(model, samples, tuple(labels))}

@@ -1,0 +1,219 @@
+"""Action node: camera images + 2D skeletons in, per-track action probabilities with explanations out.
+
+    action_node --ros-args -p head_model:=/path/actions_flow.onnx -p rate_hz:=10.0 -p publish_heatmap:=true
+
+Subscribes `image` (sensor_msgs/Image) and `skeletons_2d` (Skeleton2DArray, from pose_node: the same stamp as
+its source image). A skeleton array is matched to the buffered image with the same stamp; the pair is handed to
+a worker thread that always takes the newest pair and runs actions.recognizer.ActionRecognizer on the crops of
+the live tracks (one batched backbone call per frame). Frames come at most at `rate_hz` (source time; the
+model's training rate by default); pairs that arrive while the worker is busy replace the waiting one and are
+counted as skipped: the node drops, it never queues. With whole_frame:=true it needs no skeletons and
+recognises the whole image (track -1).
+
+Publishes `actions` (ActionArray, source stamp and frame; one Action per track with the class probabilities
+and evidence: the (layer, head) map with the most attention flow and the top image regions in pixels), the
+optional `action_heatmap` image (the attention-flow heatmaps drawn over the image) and `/diagnostics`
+(processing and backbone ms, skipped/dropped/unmatched counts, tracks).
+"""
+import threading
+import time
+from collections import OrderedDict
+
+import cv2
+import numpy as np
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import Image
+
+from nvb_perception.actions.backbone import BACKBONE_FILE
+from nvb_perception.actions.recognizer import DEFAULT_HEAD, ActionRecognizer
+from nvb_perception.assets import model_dir
+from nvb_perception.errors import PerceptionError
+from nvb_perception.imaging import numpy_to_image_fields
+from nvb_perception.ros.convert import action_frame_to_msg, header_from_msg, skeleton2d_frame_from_msg
+from nvb_perception.ros.images import converter_name, image_msg_to_bgr8
+from nvb_perception.ros.node_utils import Diagnostics, declare, run
+from nvb_perception.types import TrackState
+from nvb_perception_msgs.msg import ActionArray, Skeleton2DArray
+
+IMAGE_BUFFER = 30          # images kept while waiting for their skeletons
+LIVE = (TrackState.NEW, TrackState.TRACKED)
+
+
+def draw_heatmaps(bgr: np.ndarray, result) -> np.ndarray:
+    """The image with each track's attention-flow heatmap blended into its crop window and its top label."""
+    out = bgr.copy()
+    probs = {a.track_id: a for a in result.frame.actions}
+    for tid, heat in result.heatmaps.items():
+        x0, y0, w, h = result.windows[tid]
+        xa, ya = max(int(round(x0)), 0), max(int(round(y0)), 0)
+        xb, yb = min(int(round(x0 + w)), bgr.shape[1]), min(int(round(y0 + h)), bgr.shape[0])
+        if xb <= xa or yb <= ya:
+            continue
+        peak = float(heat.max())
+        norm = (heat / peak if peak > 0 else heat).astype(np.float32)
+        big = cv2.resize(norm, (int(round(w)), int(round(h))), interpolation=cv2.INTER_LINEAR)
+        oy, ox = ya - int(round(y0)), xa - int(round(x0))
+        big = big[oy:oy + yb - ya, ox:ox + xb - xa]
+        color = cv2.applyColorMap((np.clip(big, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)
+        region = out[ya:yb, xa:xb]
+        alpha = (0.6 * np.clip(big, 0, 1))[..., None]
+        out[ya:yb, xa:xb] = (region * (1 - alpha) + color[:region.shape[0], :region.shape[1]] * alpha).astype(np.uint8)
+        cv2.rectangle(out, (xa, ya), (xb - 1, yb - 1), (255, 255, 255), 1)
+        action = probs.get(tid)
+        if action is not None and len(action.labels):
+            best = int(np.argmax(action.probabilities))
+            cv2.putText(out, f'{tid}: {action.labels[best]} {action.probabilities[best]:.2f}', (xa, max(ya - 4, 10)),
+                        cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    return out
+
+
+class ActionNode(Node):
+    """Publish action probabilities for the live tracks of the newest matched image."""
+
+    def __init__(self, recognizer: ActionRecognizer | None = None):
+        super().__init__('action_node')
+        image_qos = declare(self, 'image_qos', 'sensor_data', 'QoS of the image subscription: sensor_data or '
+                            'reliable', choices=('sensor_data', 'reliable'), read_only=True)
+        backbone = declare(self, 'backbone_model', str(model_dir() / BACKBONE_FILE),
+                           'ViT backbone with attention outputs (nvb_perception.tools.extract_vit)', read_only=True)
+        head = declare(self, 'head_model', str(model_dir() / DEFAULT_HEAD),
+                       'Adapters + class-temporal head (nvb_perception.training.export_actions)', read_only=True)
+        self.rate_hz = declare(self, 'rate_hz', 0.0, 'Most frames per second to process, in source time '
+                               '(0 = the rate the model was trained at)', low=0.0, high=1000.0)
+        self.whole_frame = declare(self, 'whole_frame', False, 'Recognise the whole image (track -1) instead of '
+                                   'per-track crops', read_only=True)
+        self.max_people = declare(self, 'max_people', 8, 'Most tracks recognised per frame (largest boxes first)',
+                                  low=1, high=64)
+        self.publish_heatmap = declare(self, 'publish_heatmap', False, 'Publish the attention-flow heatmap image')
+        threads = declare(self, 'threads', 2, 'ONNX Runtime threads of the backbone', low=1, high=64, read_only=True)
+        backends = declare(self, 'backends', ['onnxruntime'], 'Runtimes to try in order (tensorrt, onnxruntime)',
+                           read_only=True)
+        self.recognizer = recognizer or ActionRecognizer.from_paths(backbone, head, prefer=tuple(backends),
+                                                                    threads=threads, whole_frame=self.whole_frame)
+        if self.rate_hz == 0.0:
+            self.rate_hz = 1.0 / self.recognizer.train_period_s
+        self.diagnostics = Diagnostics(self)
+        self.diagnostics.values.update({'backend': self.recognizer.backend_name, 'image_converter': converter_name(),
+                                        'classes': ','.join(self.recognizer.classes), 'rate_hz': f'{self.rate_hz:g}'})
+        self.publisher = self.create_publisher(ActionArray, 'actions', 10)
+        self.heatmap_pub = self.create_publisher(Image, 'action_heatmap', qos_profile_sensor_data)
+        qos = qos_profile_sensor_data if image_qos == 'sensor_data' else QoSProfile(
+            depth=2, reliability=ReliabilityPolicy.RELIABLE)
+        self.create_subscription(Image, 'image', self.on_image, qos)
+        if not self.whole_frame:
+            self.create_subscription(Skeleton2DArray, 'skeletons_2d', self.on_skeletons, 10)
+        self._images: OrderedDict[int, Image] = OrderedDict()
+        self._skeletons: OrderedDict[int, Skeleton2DArray] = OrderedDict()
+        self._lock = threading.Lock()
+        self._last_stamp_ns = None
+        self._latest = None
+        self._wake = threading.Condition()
+        self._running = True
+        self._worker = threading.Thread(target=self._work, daemon=True)
+        self._worker.start()
+
+    def on_image(self, msg: Image) -> None:
+        """Buffer the image until its skeletons come (or hand it on directly in whole-frame mode)."""
+        self.diagnostics.arrival()
+        stamp = header_from_msg(msg.header).stamp_ns
+        if self.whole_frame:
+            self._offer(msg, None)
+            return
+        with self._lock:
+            skeletons = self._skeletons.pop(stamp, None)
+            if skeletons is None:
+                self._images[stamp] = msg
+                while len(self._images) > IMAGE_BUFFER:
+                    self._images.popitem(last=False)
+                    self.diagnostics.count('images_unmatched')
+        if skeletons is not None:
+            self._offer(msg, skeletons)
+
+    def on_skeletons(self, msg: Skeleton2DArray) -> None:
+        """Pair with the buffered image of the same stamp (skeletons usually arrive after their image)."""
+        stamp = header_from_msg(msg.header).stamp_ns
+        with self._lock:
+            image = self._images.pop(stamp, None)
+            # images older than this stamp will never get skeletons: pose_node answers in order
+            for old in [s for s in self._images if s < stamp]:
+                del self._images[old]
+                self.diagnostics.count('images_unmatched')
+            if image is None:
+                self._skeletons[stamp] = msg
+                while len(self._skeletons) > IMAGE_BUFFER:
+                    self._skeletons.popitem(last=False)
+                    self.diagnostics.count('skeletons_unmatched')
+        if image is not None:
+            self._offer(image, msg)
+
+    def _offer(self, image: Image, skeletons) -> None:
+        """Rate-limit in source time, then replace the pair waiting for the worker (drop, never queue)."""
+        stamp = header_from_msg(image.header).stamp_ns
+        period_ns = int(1e9 / self.rate_hz) if self.rate_hz > 0 else 0
+        if self._last_stamp_ns is not None and 0 <= stamp - self._last_stamp_ns < period_ns * 0.999:
+            self.diagnostics.count('frames_rate_limited')
+            return
+        with self._wake:
+            if self._latest is not None:
+                self.diagnostics.count('frames_skipped')
+            self._latest = (image, skeletons)
+            self._last_stamp_ns = stamp
+            self._wake.notify()
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while self._latest is None and self._running:
+                    self._wake.wait(0.5)
+                if not self._running:
+                    return
+                (image, skeletons), self._latest = self._latest, None
+            self.process(image, skeletons)
+
+    def process(self, image: Image, skeletons) -> None:
+        """Decode, recognise, publish; bad frames are dropped with a throttled warning."""
+        start = time.perf_counter()
+        stamp = header_from_msg(image.header)
+        try:
+            bgr = image_msg_to_bgr8(image)
+            people = []
+            if skeletons is not None:
+                frame = skeleton2d_frame_from_msg(skeletons)
+                live = [s for s in frame.skeletons if s.track_state in LIVE and np.isfinite(s.bbox).all()]
+                live.sort(key=lambda s: -(s.bbox[2] - s.bbox[0]) * (s.bbox[3] - s.bbox[1]))
+                people = [(s.track_id, s.bbox) for s in live[:self.max_people]]
+            result = self.recognizer(bgr, stamp.stamp_ns, people, frame_id=stamp.frame_id)
+        except (PerceptionError, ValueError) as error:
+            self.diagnostics.count('frames_dropped')
+            self.diagnostics.warning = f'dropped frame: {error}'
+            self.get_logger().warning(f'dropped frame: {error}', throttle_duration_sec=5.0)
+            return
+        msg = action_frame_to_msg(result.frame)
+        msg.header = image.header
+        self.publisher.publish(msg)
+        self.diagnostics.processing_ms.append((time.perf_counter() - start) * 1e3)
+        self.diagnostics.values['backbone_ms'] = f'{result.timings_ms["backbone"]:.1f}'
+        self.diagnostics.values['flow_head_ms'] = f'{result.timings_ms["flow"] + result.timings_ms["head"]:.1f}'
+        self.diagnostics.values['tracks'] = str(len(result.frame.actions))
+        if self.publish_heatmap:
+            overlay = Image(**numpy_to_image_fields(draw_heatmaps(bgr, result), 'bgr8'))
+            overlay.header = image.header
+            self.heatmap_pub.publish(overlay)
+
+    def close(self) -> None:
+        """Stop the worker thread and release the models."""
+        with self._wake:
+            self._running = False
+            self._wake.notify()
+        self._worker.join(timeout=5)
+        self.recognizer.close()
+
+
+def main(args=None):
+    """Entry point of the action_node executable."""
+    return run(ActionNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
