@@ -74,6 +74,27 @@ def export_onnx(model: ActionModel, path: Path, opset: int = 17) -> float:
     return float(np.abs(got - want).max())
 
 
+def write_head(model: ActionModel, meta: dict, out: Path) -> float:
+    """Export with the parity check; on success write <out> and <out>.json (the recognizer's metadata).
+
+    Returns:
+        The parity (max abs difference); the files are written only when it is <= PARITY_TOLERANCE.
+    """
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name('tmp_' + out.name)
+    diff = export_onnx(model, tmp)
+    if diff > PARITY_TOLERANCE:
+        tmp.unlink()
+        return diff
+    os.replace(tmp, out)
+    meta = {**meta, 'model': model.cfg.to_json(), 'parity_max_abs': diff, 'inputs': list(INPUTS),
+            'outputs': list(OUTPUTS)}
+    meta.pop('loss', None)
+    Path(str(out) + '.json').write_text(json.dumps(meta, indent=1))
+    return diff
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('weights', type=Path, help='<name>.safetensors written by train_actions (with <name>.json)')
@@ -87,17 +108,10 @@ def main(argv=None) -> int:
     if args.out is None:
         from nvb_perception.assets import model_dir
         args.out = model_dir() / (args.weights.stem + '.onnx')
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name('tmp_' + args.out.name)
-    diff = export_onnx(model, tmp)
+    diff = write_head(model, meta, args.out)
     print(f'export_actions: ONNX Runtime vs PyTorch max abs difference {diff:.2e} (tolerance {PARITY_TOLERANCE})')
     if diff > PARITY_TOLERANCE:
-        tmp.unlink()
         return 1
-    os.replace(tmp, args.out)
-    meta = {**meta, 'parity_max_abs': diff, 'inputs': list(INPUTS), 'outputs': list(OUTPUTS)}
-    meta.pop('loss', None)
-    Path(str(args.out) + '.json').write_text(json.dumps(meta, indent=1))
     print(f'export_actions: wrote {args.out}')
     return 0
 
