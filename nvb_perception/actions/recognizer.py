@@ -13,7 +13,9 @@ streaming output equals the offline evaluation's. The flow is scaled to the trai
 `max_gap_s` restarts the track's window. With `whole_frame=True` the crop is the whole image (track -1).
 
 Evidence of each Action: the (layer, head) map with the largest attention-weighted flow, and the TOP_REGIONS
-patches of the heatmap with their image coordinates (px) and scores (fraction of the heatmap).
+patches of the heatmap with their image coordinates (px) and scores (fraction of the heatmap). The heatmap is
+the attention-weighted flow magnitude (|A_t - A_t-1| for the 'diff' option); on a track's first frame, which
+has no flow, it is the mean attention of the selected maps ('heatmap_is_flow' 0).
 """
 from __future__ import annotations
 
@@ -117,7 +119,8 @@ class ActionRecognizer:
         m = maps.shape[0]
         dt = (stamp_ns - state.stamp_ns) * 1e-9
         if state.maps is None or not 0 < dt <= self.max_gap_s:
-            return np.zeros(m * 8 + 1, np.float32), np.zeros(maps.shape[1:], np.float32)
+            # no previous frame: no motion; the explanation falls back to where the maps attend
+            return np.zeros(m * 8 + 1, np.float32), maps.mean(axis=0).astype(np.float32)
         prev = warp_maps(state.maps, state.window, window)
         scale = float(np.clip(self.train_period_s / dt, 0.25, 4.0))   # flow per training frame period
         if self.method == 'diff':
@@ -140,6 +143,7 @@ class ActionRecognizer:
             head = self.config.flow_heads[best % len(self.config.flow_heads)]
             evidence += [('top_map_layer', float(layer)), ('top_map_head', float(head)),
                          ('top_map_flow_patches', float(per_map[best]))]
+        evidence.append(('heatmap_is_flow', float(motion[-1] > 0)))
         total = float(heat.sum())
         if total > 0:
             for rank, idx in enumerate(np.argsort(-heat.reshape(-1))[:TOP_REGIONS]):

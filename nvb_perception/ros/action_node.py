@@ -43,22 +43,22 @@ LIVE = (TrackState.NEW, TrackState.TRACKED)
 def draw_heatmaps(bgr: np.ndarray, result) -> np.ndarray:
     """The image with each track's attention-flow heatmap blended into its crop window and its top label."""
     out = bgr.copy()
+    height, width = bgr.shape[:2]
     probs = {a.track_id: a for a in result.frame.actions}
     for tid, heat in result.heatmaps.items():
-        x0, y0, w, h = result.windows[tid]
-        xa, ya = max(int(round(x0)), 0), max(int(round(y0)), 0)
-        xb, yb = min(int(round(x0 + w)), bgr.shape[1]), min(int(round(y0 + h)), bgr.shape[0])
-        if xb <= xa or yb <= ya:
+        x0, y0, w, h = (int(round(v)) for v in result.windows[tid])
+        if w <= 0 or h <= 0:
             continue
         peak = float(heat.max())
-        norm = (heat / peak if peak > 0 else heat).astype(np.float32)
-        big = cv2.resize(norm, (int(round(w)), int(round(h))), interpolation=cv2.INTER_LINEAR)
-        oy, ox = ya - int(round(y0)), xa - int(round(x0))
-        big = big[oy:oy + yb - ya, ox:ox + xb - xa]
-        color = cv2.applyColorMap((np.clip(big, 0, 1) * 255).astype(np.uint8), cv2.COLORMAP_JET)
-        region = out[ya:yb, xa:xb]
-        alpha = (0.6 * np.clip(big, 0, 1))[..., None]
-        out[ya:yb, xa:xb] = (region * (1 - alpha) + color[:region.shape[0], :region.shape[1]] * alpha).astype(np.uint8)
+        norm = np.clip(heat / peak if peak > 0 else heat, 0, 1).astype(np.float32)
+        big = cv2.resize(norm, (w, h), interpolation=cv2.INTER_LINEAR)          # the whole window
+        xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x0 + w, width), min(y0 + h, height)
+        if xb <= xa or yb <= ya:
+            continue
+        big = big[ya - y0:yb - y0, xa - x0:xb - x0]                               # the part inside the image
+        color = cv2.applyColorMap((big * 255).astype(np.uint8), cv2.COLORMAP_JET).astype(np.float32)
+        alpha = 0.6 * big[..., None]
+        out[ya:yb, xa:xb] = (out[ya:yb, xa:xb] * (1 - alpha) + color * alpha).astype(np.uint8)
         cv2.rectangle(out, (xa, ya), (xb - 1, yb - 1), (255, 255, 255), 1)
         action = probs.get(tid)
         if action is not None and len(action.labels):
