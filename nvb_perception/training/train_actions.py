@@ -2,11 +2,12 @@
 
     # your own data: a video and Charades/TSU-style annotations (video,label,start_s,end_s[,track_id])
     python -m nvb_perception.training.train_actions --video clinic.mp4 --annotations clinic.csv \
-        --kind flow --epochs 40 --out runs/actions
+        --kind flow --epochs 20 --out runs/actions
     # whole-frame labels (track_id -1) on the whole image instead of per-person crops
     python -m nvb_perception.training.train_actions --video clinic.mp4 --annotations clinic.csv --whole-frame
-    # the motion labels derived from the tracks (what eval_actions uses on vtest.avi), forward + reversed clips
-    python -m nvb_perception.training.train_actions --video .assets/data/opencv/vtest.avi --motion-labels
+    # the motion labels derived from the tracks (what eval_actions uses on vtest.avi), forward + reversed clips,
+    # exported for the action node as <assets>/models/actions_flow.onnx (+ .json)
+    python -m nvb_perception.training.train_actions --video .assets/data/opencv/vtest.avi --motion-labels --export
 
 Pipeline: person tracks (pose2d, cached in --cache-dir), the frozen ViT on every track crop once (cached:
 attention maps + tokens, features.extract_backbone_cache), attention-map flow per frame, then training touches
@@ -211,20 +212,24 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--flow', choices=('dis', 'farneback', 'diff'), default='dis')
     p.add_argument('--crop-px', type=int, default=FeatureConfig.crop_px)
     p.add_argument('--flow-layers', default='9,10,11,12')
-    p.add_argument('--epochs', type=int, default=40)
+    p.add_argument('--epochs', type=int, default=20)
     p.add_argument('--batch-size', type=int, default=128)
     p.add_argument('--lr', type=float, default=1e-3)
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--threads', type=int, default=1)
+    p.add_argument('--threads', type=int, default=1, help='torch threads (training)')
+    p.add_argument('--backbone-threads', type=int, default=2, help='ONNX Runtime threads (feature cache)')
     p.add_argument('--cache-dir', type=Path, default=Path('out/actions'))
     p.add_argument('--out', type=Path, default=Path('runs/actions'))
+    p.add_argument('--export', action='store_true', help='also export <assets>/models/actions_<kind>.onnx (+ .json, '
+                   'parity-checked) for the recognizer and the action node')
     return p.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     from nvb_perception.actions import labels as lab
-    from nvb_perception.training.eval_actions import ensure_cache, ensure_tracks
+    from nvb_perception.actions.features import ensure_cache
+    from nvb_perception.actions.labels import ensure_tracks
     from nvb_perception.errors import PerceptionError
     torch.set_num_threads(args.threads)
     config = FeatureConfig(crop_px=args.crop_px, flow_layers=tuple(int(v) for v in args.flow_layers.split(',')),
@@ -232,7 +237,7 @@ def main(argv=None) -> int:
     try:
         tracks = (lab.frame_tracks(args.video) if args.whole_frame
                   else ensure_tracks(args.video, args.cache_dir, log=print))
-        cache = ensure_cache(args.video, tracks, config, args.cache_dir, log=print)
+        cache = ensure_cache(args.video, tracks, config, args.cache_dir, threads=args.backbone_threads, log=print)
         if args.motion_labels:
             classes = lab.MOTION_CLASSES
             forward = lab.motion_labels(tracks)
@@ -270,6 +275,15 @@ def main(argv=None) -> int:
         print(f'{kind}: {record["trainable_parameters"]} trainable parameters, train mAP '
               + ', '.join(f'{k} {v["map"]:.3f}' for k, v in record['train_map'].items())
               + f' -> {args.out / f"actions_{kind}.safetensors"}')
+        if args.export:
+            from nvb_perception.assets import model_dir
+            from nvb_perception.training.export_actions import PARITY_TOLERANCE, write_head
+            onnx_path = model_dir() / f'actions_{kind}.onnx'
+            diff = write_head(model.eval(), record, onnx_path)
+            if diff > PARITY_TOLERANCE:
+                print(f'train_actions: ONNX parity {diff:.2e} > {PARITY_TOLERANCE}: not exported', file=sys.stderr)
+                return 1
+            print(f'{kind}: exported {onnx_path} (ONNX Runtime vs PyTorch {diff:.1e})')
     return 0
 
 

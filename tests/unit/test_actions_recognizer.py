@@ -119,3 +119,13 @@ def test_whole_frame_mode(setup):
     assert [a.track_id for a in result.frame.actions] == [-1]
     x0, y0, w, h = result.windows[-1]
     assert w == h == 768 and x0 == 0
+
+
+def test_runtime_imports_no_torch():
+    """The streaming stage and its node run on ONNX Runtime only: torch stays in nvb_perception.training."""
+    import subprocess
+    import sys
+    code = ('import sys, nvb_perception.actions.recognizer, nvb_perception.actions.features, '
+            'nvb_perception.actions.labels; print("torch" in sys.modules)')
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and result.stdout.strip() == 'False', result.stderr
