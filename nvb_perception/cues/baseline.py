@@ -96,11 +96,12 @@ class Baseline:
         s = self.series.get(name)
         return s is not None and len(s.values) >= self.config.min_samples
 
-    def value(self, name: str, default: float) -> float:
-        """The baseline of `name`, or `default` until it is ready."""
+    def value(self, name: str, default: float, quantile: float = 0.5) -> float:
+        """The baseline of `name` (the median, or another quantile of its samples), or `default` until ready."""
         if not self.ready(name):
             return float(default)
         s = self.series[name]
-        if s.cached is None:
-            s.cached = float(np.median(np.fromiter(s.values, float, len(s.values))))
-        return s.cached
+        if s.cached is None or s.cached[0] != quantile:
+            values = np.fromiter(s.values, float, len(s.values))
+            s.cached = (quantile, float(np.quantile(values, quantile)))
+        return s.cached[1]

@@ -70,7 +70,7 @@ class CueConfig:
     self_touch_body: Hysteresis = _h(1.0, 1.5, 0.5, 0.3)
     self_touch_hands: Hysteresis = _h(1.0, 1.5, 0.3, 0.3)
     arm_crossing: Hysteresis = _h(0.15, 0.05, 0.5, 0.3)       # shoulder widths each wrist crossed the midline
-    fidgeting: Hysteresis = _h(4.0, 2.5, 1.0, 0.5)            # peak / noise floor of 1-5 Hz limb motion
+    fidgeting: Hysteresis = _h(5.0, 3.5, 1.0, 0.5)            # peak / noise floor of 1.5-5 Hz limb motion
     lean_forward: Hysteresis = _h(15.0, 8.0, 0.5, 0.3)        # deg of torso pitch over baseline
     lean_back: Hysteresis = _h(-10.0, -5.0, 0.5, 0.3)
     posture_open: Hysteresis = _h(35.0, 20.0, 0.5, 0.3)       # deg of arm opening over baseline
@@ -94,9 +94,9 @@ class CueConfig:
     hands_dist_m: float = 0.15            # allowed 3D wrist -> wrist distance, metres
     joint_hand_margin_torso: float = 0.06 # extra allowed 2D gap per hand seen only as joints (no hand model)
     gap_2d_veto_torso: float = 0.5        # with a 3D skeleton, 3D decides unless the 2D gap exceeds this
-    fidget_band_hz: tuple[float, float] = (1.0, 5.0)
-    fidget_window_s: float = 2.0
-    fidget_min_torso: float = 0.03        # periodic amplitude below this is not fidgeting (keypoint jitter)
+    fidget_band_hz: tuple[float, float] = (1.5, 5.0)   # below 1.5 Hz is posture change and gesturing
+    fidget_window_s: float = 3.0
+    fidget_min_torso: float = 0.05        # periodic amplitude below this is keypoint jitter (~1% of height)
     fidget_max_torso: float = 0.25        # above this it is gesturing or moving, not fidgeting
     fidget_max_body_torso: float = 0.5    # the mid-hip may move at most this much over the window
     nod_min_amplitude_deg: float = 4.0    # each swing (peak to peak)
@@ -175,7 +175,7 @@ DEFINITIONS = {d.name: d for d in (
     _D('arm_crossing', 'Arms folded across the chest: each wrist is past the body midline on the other side '
        '(by at least `on` shoulder widths) between shoulder and hip height.', 'shoulder widths', 'body2d'),
     _D('fidgeting', 'Sustained small repetitive movement of a hand or foot: over fidget_window_s, the strongest '
-       '1-5 Hz component of its motion relative to the mid-hip is `on` times the broadband noise floor of the '
+       '1.5-5 Hz component of its motion relative to the mid-hip is `on` times the broadband noise floor of the '
        'same spectrum (keypoint jitter is white; a fidget is one frequency), with an amplitude between '
        'fidget_min_torso and fidget_max_torso torso lengths (larger is gesturing) while the body stays in place '
        '(fidget_max_body_torso). Starts half a window before the periodic component was detected.',

@@ -66,11 +66,15 @@ class PersonCues:
         self.features: dict[str, float] = {}
 
     def base(self, name: str) -> float:
-        """The person's baseline of a feature; NaN while it is still being learned (mode 'off': the default)."""
+        """The person's baseline of a feature; NaN while it is still being learned (mode 'off': the default).
+
+        Blink rate uses the lower quartile, not the median: fast-blinking runs are transient, and one in the
+        calibration period would otherwise raise the resting rate.
+        """
         default = DEFAULT_BASELINES.get(name.split('.')[0], 0.0)
         if self.baseline.config.mode != 'off' and not self.baseline.ready(name):
             return math.nan
-        return self.baseline.value(name, default)
+        return self.baseline.value(name, default, 0.1 if name == 'blink_rate' else 0.5)
 
     # --- per frame -----------------------------------------------------------------------------------
     def update(self, t_ns: int, inp: PersonInput) -> list[Cue]:
@@ -194,7 +198,7 @@ class PersonCues:
             return body_cues.NAN
         self.features['blink_rate'] = rate
         base = self.base('blink_rate')
-        onset = self.blinks.run_start(t_ns, base + cfg.blink_rate_high.on)
+        onset = self.blinks.run_start(t_ns, base)
         items = (('face.presence', round(face.presence, 3)),
                  ('bs.eyeBlinkLeft', round(face.blendshape('eyeBlinkLeft'), 4)),
                  ('bs.eyeBlinkRight', round(face.blendshape('eyeBlinkRight'), 4)),

@@ -218,18 +218,28 @@ def blendshape_track(rng, t: np.ndarray, neutral: np.ndarray, smile: np.ndarray,
         hold = rng.uniform(1.0, 3.5)
         w = np.clip(np.minimum((t - t0) / 0.2, (t0 + 0.4 + hold - t) / 0.2), 0, 1)[:, None]
         clean = clean * (1 - w) + _target(neutral, smile, kind)[None] * w
-    blink_truth, rate_fast = [], np.zeros(len(t), bool)
-    for _ in range(2):                                   # two fast-blinking runs of 20-30 s
+    runs = []                                            # two fast-blinking runs of 20-30 s, apart
+    while len(runs) < 2:
         s = rng.uniform(15, t[-1] - 40)
-        rate_fast |= (t >= s) & (t < s + rng.uniform(20, 30))
-    tb = rng.uniform(0, 2)
+        if all(abs(s - r[0]) > 45 for r in runs):
+            runs.append((s, s + rng.uniform(20, 30)))
+    times = []
+    for lo, hi, per_min in [(0.0, t[-1] - 1, 14.0)] + [(a, b, 40.0) for a, b in runs]:
+        tb = lo + rng.uniform(0, 60 / per_min)
+        while tb < hi:
+            inside = any(a <= tb < b for a, b in runs)
+            if per_min == 40.0 or not inside:        # normal blinks stop inside a run, the run's own take over
+                times.append(tb)
+            tb += rng.exponential(60 / per_min - 0.35) + 0.35
     closure = np.zeros(len(t))
-    while tb < t[-1] - 1:
+    for tb in times:
         dur = rng.uniform(0.12, 0.3)
         closure = np.maximum(closure, np.clip(1 - np.abs(t - tb - dur / 2) / (dur / 2), 0, 1) * 0.95)
-        blink_truth.append(tb)
-        fast = rate_fast[min(int(tb / (t[1] - t[0])), len(t) - 1)]
-        tb += rng.exponential(60 / (40 if fast else 14)) + 0.35
+    rate_fast = np.zeros(len(t), bool)
+    for a, b in runs:                                    # truth: first to last blink of each run
+        inside = [tb for tb in times if a <= tb < b]
+        rate_fast |= (t >= min(inside)) & (t <= max(inside))
+    blink_truth = np.array(sorted(times))
     for name in ('eyeBlinkLeft', 'eyeBlinkRight'):
         i = BLENDSHAPE_INDEX[name]
         clean[:, i] = np.maximum(clean[:, i], closure)

@@ -3,7 +3,7 @@
     seqs = bvh_sequences(['.assets/data/bvh/test.bvh'], rng, cameras=2)
 
 Clips where the actor stands still (90% of pelvis speeds < 0.2 m/s: test3.bvh) get fidgeting injected:
-2-4 Hz wrist or ankle oscillations of 3-6 cm for 3-6 s at random calm times (one per 20 s); only those
+2-4 Hz wrist or ankle oscillations of 4-8 cm for 4-8 s at random calm times (one per 20 s); only those
 sequences score fidgeting (the others hold walking and gestures whose fidgeting status is unknown).
 It is seen by virtual cameras 3.5 m away at 1.2 m height (azimuths 0 and 40 deg from the clip's mean
 facing direction, 1280x720, fx 1000 px): the detector gets the projected 2D skeleton (joint set h36m17)
@@ -28,6 +28,8 @@ from nvb_perception.skeleton import H36M
 from nvb_perception.types import Skeleton2D, Skeleton3D, TrackState
 
 IMAGE = (1280, 720)
+FIDGET_AMPLITUDE_M = (0.04, 0.08)   # injected fidget amplitude range (smaller ones drown in 2D keypoint jitter)
+FIDGET_SECONDS = (4.0, 8.0)
 FOCAL_PX = 1000.0
 
 
@@ -42,11 +44,11 @@ def inject_fidgeting(rng, pos: np.ndarray, fps: float, n: int = 4) -> tuple[np.n
         if len(windows) >= n or not len(candidates):
             break
         start = int(rng.choice(candidates))
-        dur = int(rng.uniform(3.0, 6.0) * fps)
+        dur = int(rng.uniform(*FIDGET_SECONDS) * fps)
         if start + dur >= len(pos) or used[max(0, start - int(4 * fps)):start + dur + int(4 * fps)].any():
             continue
         joint = H36M[str(rng.choice(['LEFT_WRIST', 'RIGHT_WRIST', 'LEFT_ANKLE', 'RIGHT_ANKLE']))]
-        freq, amp = rng.uniform(2.0, 4.0), rng.uniform(0.03, 0.06)
+        freq, amp = rng.uniform(2.0, 4.0), rng.uniform(*FIDGET_AMPLITUDE_M)
         direction = np.array([*rng.normal(size=2), 0.3 * rng.normal()])
         direction /= np.linalg.norm(direction)
         k = np.arange(dur)

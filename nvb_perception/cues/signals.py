@@ -152,21 +152,37 @@ class BlinkCounter:
                 return start
         return None
 
-    def rate_per_min(self, t_ns: int, min_span_s: float = 10.0) -> float:
-        """Blinks per minute over the window (or the time observed so far, if >= min_span_s), else NaN."""
+    def rate_per_min(self, t_ns: int, min_span_s: float = 10.0, last: int = 10) -> float:
+        """Blinks per minute, or NaN before min_span_s of observation.
+
+        Over the last `last` blinks up to now if the window holds that many (reacts within a few blinks and
+        decays when blinking stops), else over the window (or the time observed so far).
+        """
         span = min(self.window_ns, t_ns - (self.first_ns if self.first_ns is not None else t_ns))
         if span < min_span_s * 1e9:
             return float('nan')
+        if len(self.times) >= last:
+            return last * 60e9 / max(t_ns - self.times[-last], 1)
         return len(self.times) * 60e9 / span
 
-    def run_start(self, t_ns: int, rate_per_min: float, min_blinks: int = 3) -> int | None:
-        """Earliest blink from which the rate up to now reaches `rate_per_min` (>= min_blinks blinks)."""
+    def run_start(self, t_ns: int, base_per_min: float, min_blinks: int = 3) -> int | None:
+        """Where the current faster run began (a CUSUM change point), or None.
+
+        The blink k maximising the Poisson likelihood ratio of 'the rate rose at blink k to the rate of blinks
+        k..now' against 'the base rate throughout'.
+        """
         times = list(self.times)
-        for k, start in enumerate(times):
-            n = len(times) - k
-            if n >= min_blinks and n * 60e9 / max(t_ns - start, 1) >= rate_per_min:
-                return start
-        return None
+        lam0 = base_per_min / 60e9
+        if not times or not lam0 > 0:
+            return None
+        best, start = 0.0, None
+        for k, t_k in enumerate(times[:len(times) - min_blinks + 1]):
+            n, span = len(times) - k, max(t_ns - t_k, 1)
+            lam1 = n / span
+            llr = n * np.log(lam1 / lam0) - (lam1 - lam0) * span
+            if lam1 > lam0 and llr > best:
+                best, start = llr, t_k
+        return start
 
 
 class BandMotion:
