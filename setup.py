@@ -13,12 +13,16 @@ TOOLS = {
     'nvb-process-bag': 'nvb_perception.tools.process_bag:main',
     'nvb-ergo-report': 'nvb_perception.tools.ergo_report:main',
     'nvb-train-lifter': 'nvb_perception.training.train_lifter:main',
+    'nvb-export-lifter': 'nvb_perception.training.export_lifter:main',
+    'nvb-eval-lifter': 'nvb_perception.training.eval_lifter:main',
 }
 
 setup(
     name=PACKAGE,
     version='0.1.0',
     packages=find_packages(exclude=['tests', 'tests.*']),
+    # trained weights shipped with the package (small, safetensors + JSON; never pickle)
+    package_data={PACKAGE: ['models/*.safetensors', 'models/*.json']},
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
