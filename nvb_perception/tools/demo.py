@@ -2,10 +2,11 @@
 
     make demo            # or: python -m nvb_perception.tools.demo --frames 200 --out out/demo
 
-Starts `video_publisher` (Debian opencv-doc's vtest.avi, 768x576 at 10 fps), `pose_node` and `recorder` as
-separate processes in an isolated, localhost-only DDS domain. The recorder writes the skeletons, camera info
-and diagnostics to an MCAP bag; this script also listens to the images and skeletons to draw an overlay video
-and measure the latency from the camera stamp to the received skeletons. Outputs: out/demo/.
+Starts `video_publisher` (Debian opencv-doc's vtest.avi, 768x576 at 10 fps), `pose_node`, `lifting_node`,
+`risk_node` and `recorder` as separate processes in an isolated, localhost-only DDS domain. The recorder writes
+the 2D and 3D skeletons, the RULA/REBA results, camera info and diagnostics to an MCAP bag; this script also
+listens to the images and skeletons to draw an overlay video and measure the latency from the camera stamp to
+the received skeletons. Outputs: out/demo/.
 """
 import argparse
 import os
@@ -40,16 +41,20 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True)
     bag = args.out / 'demo_bag'
     recorder = NodeProcess('recorder', {'output': str(bag),
-                                        'topics': ['skeletons_2d', 'camera_info', '/diagnostics']})
+                                        'topics': ['skeletons_2d', 'skeletons_3d', 'ergonomic_risk', 'camera_info',
+                                                   '/diagnostics']})
     # reliable images: with Fast DDS default transports best-effort ~1 MB frames lose fragments
     # vtest's pedestrians are small: tiled detection finds them (the whole-frame detector keys on large faces)
     pose = NodeProcess('pose_node', {'max_people': args.max_people, 'image_qos': 'reliable',
                                      'detector_tile_px': 288})
+    lifting, risk = NodeProcess('lifting_node'), NodeProcess('risk_node')
     player = NodeProcess('video_publisher', {'source': str(args.video), 'max_frames': args.frames,
                                              'rate': args.rate, 'wait_for_subscribers': 2})
-    print(f'demo: {args.video.name}: {args.frames} frames -> video_publisher -> pose_node -> recorder '
+    print(f'demo: {args.video.name}: {args.frames} frames -> video_publisher -> pose_node -> lifting_node -> '
+          f'risk_node -> recorder '
           f'(DDS domain {os.environ["ROS_DOMAIN_ID"]}, localhost only)', flush=True)
-    with TopicListener(TOPICS) as listener, ProcessGraph([recorder, pose, player], args.out / 'logs') as graph:
+    nodes = [recorder, pose, lifting, risk, player]
+    with TopicListener(TOPICS) as listener, ProcessGraph(nodes, args.out / 'logs') as graph:
         code = player.wait(args.frames / max(args.rate, 0.1) + 120)
         listener.wait_for('skeletons_2d', listener.count('image'), timeout=10)
         if code != 0:

@@ -6,7 +6,7 @@ import numpy as np
 
 from nvb_perception.draw import draw_skeletons
 from nvb_perception.imaging import image_fields_to_bgr8
-from nvb_perception.io.bag import BagReader
+from nvb_perception.io.bag import BagReader, deserialize
 
 
 def _stamp_ns(header) -> int:
@@ -37,14 +37,21 @@ def summarise(messages: dict, bag: Path, out: Path) -> int:
         video.write(bgr)
     if video is not None:
         video.release()
-    counts = {}
+    counts, levels = {}, {}
     for record in BagReader(bag).messages():
         counts[record.topic] = counts.get(record.topic, 0) + 1
+        if record.topic == '/ergonomic_risk':
+            for risk in deserialize(record).risks:
+                levels.setdefault(risk.method, []).append(risk.action_level)
     print(f'frames published {len(images)}, skeleton messages {len(results)} '
           f'(skipped by pose_node to stay current: {len(images) - len(results)})')
     print(f'people per frame: mean {people.mean():.2f}, max {people.max()}; {len(tracks)} track ids')
     print(f'pose_node output rate {(len(results) - 1) / max(span_s, 1e-9):.1f} FPS; latency camera stamp -> '
           f'skeleton received p50 {np.percentile(latency_ms, 50):.1f} ms, p95 {np.percentile(latency_ms, 95):.1f} ms')
+    for method, values in sorted(levels.items()):
+        share = {lvl: values.count(lvl) / len(values) for lvl in sorted(set(values))}
+        print(f'{method}: {len(values)} person-frames scored; action levels ' +
+              ', '.join(f'{lvl}: {100 * v:.0f} %' for lvl, v in share.items()))
     print(f'bag {bag}: ' + ', '.join(f'{t} {n}' for t, n in sorted(counts.items())))
     print(f'overlay video {out / "overlay.mp4"}')
     return 0 if counts.get('/skeletons_2d') else 1
