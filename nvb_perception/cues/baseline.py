@@ -4,7 +4,7 @@
     base.update('smile', t_ns, 0.08)              # feed every frame (NaN = not observed: ignored)
     base.value('smile', default=0.05)             # the baseline, or the default until it is ready
 
-Modes:
+Modes ('fixed': never learn, always the defaults):
 * 'first_n': the median of the first `window_s` seconds of observed values, then frozen (a calibration
   period at the start of an interaction);
 * 'running_median': the median of the last `window_s` seconds, where samples taken while the matching cue
@@ -23,14 +23,14 @@ import numpy as np
 
 from nvb_perception.errors import ConfigError
 
-MODES = ('first_n', 'running_median', 'off')
+MODES = ('first_n', 'running_median', 'fixed')
 
 
 @dataclass(frozen=True)
 class BaselineConfig:
     """How a person's baseline is estimated."""
 
-    mode: str = 'running_median'  # 'first_n' | 'running_median' | 'off' (always the defaults)
+    mode: str = 'running_median'  # 'first_n' | 'running_median' | 'fixed' (always the defaults)
     window_s: float = 60.0         # first-N period or running window, seconds
     sample_every_s: float = 0.2    # keep at most one sample per this many seconds
     min_samples: int = 10          # samples needed before the baseline replaces the default
@@ -67,7 +67,7 @@ class Baseline:
     def update(self, name: str, t_ns: int, value: float, include: bool = True) -> None:
         """Offer one observation of feature `name` at time t_ns (ignored if NaN, excluded or subsampled)."""
         cfg = self.config
-        if cfg.mode == 'off' or value is None or not np.isfinite(value):
+        if cfg.mode == 'fixed' or value is None or not np.isfinite(value):
             return
         s = self.series.get(name)
         if s is None:

@@ -24,7 +24,7 @@ from nvb_perception.cues.signals import BandMotion, BlinkCounter, Oscillation
 from nvb_perception.types import Cue
 
 DEFAULT_BASELINES = {'arm_opening_deg': 10.0, 'lean_deg': 0.0, 'gaze_yaw_deg': 0.0, 'gaze_pitch_deg': 0.0,
-                     'blink_rate': 17.0}      # used with baseline mode 'off' (population values)
+                     'blink_rate': 17.0}      # used with baseline mode 'fixed' (population values)
 BASELINE_BLENDSHAPES = sorted({n for names in (*EXPRESSIONS.values(), *PSPI_TERMS.values()) for n in names})
 RELEASE_S = 60.0                   # an event this old stops keeping its features out of the baseline
 OWNERS = {  # feature -> the cues whose activity keeps it out of the baseline
@@ -66,13 +66,13 @@ class PersonCues:
         self.features: dict[str, float] = {}
 
     def base(self, name: str) -> float:
-        """The person's baseline of a feature; NaN while it is still being learned (mode 'off': the default).
+        """The person's baseline of a feature; NaN while it is still being learned (mode 'fixed': the default).
 
         Blink rate uses the lower quartile, not the median: fast-blinking runs are transient, and one in the
         calibration period would otherwise raise the resting rate.
         """
         default = DEFAULT_BASELINES.get(name.split('.')[0], 0.0)
-        if self.baseline.config.mode != 'off' and not self.baseline.ready(name):
+        if self.baseline.config.mode != 'fixed' and not self.baseline.ready(name):
             return math.nan
         return self.baseline.value(name, default, 0.1 if name == 'blink_rate' else 0.5)
 

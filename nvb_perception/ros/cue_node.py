@@ -1,0 +1,189 @@
+"""Cue node: images + 2D (and 3D) skeletons in, every person's non-verbal cue events out (CueArray).
+
+    cue_node --ros-args --params-file config/cues.yaml -r image:=/camera/image_raw
+
+Subscribes `skeletons_2d` (Skeleton2DArray), `image` (sensor_msgs/Image, use_image:=true) and `skeletons_3d`
+(Skeleton3DArray, use_skeletons_3d:=true). A 2D frame is processed once the image and the 3D frame of the same
+stamp arrived, or sync_timeout_s after it without them (then the face/hand or 3D parts are skipped and counted).
+Publishes `cues` (CueArray: every active cue, and each cue once when it ends, with evidence and an
+explanation), an optional `overlay` image and `/diagnostics`. Per-cue thresholds are parameters named
+cues.<cue>.on / .off / .min_duration_s / .min_gap_s / .max_missing_s (defaults: nvb_perception.cues.definitions).
+"""
+import dataclasses
+import threading
+import time
+from collections import OrderedDict
+
+from rclpy.node import Node
+from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+from sensor_msgs.msg import Image
+
+from nvb_perception.assets import model_dir
+from nvb_perception.cues.baseline import MODES, BaselineConfig
+from nvb_perception.cues.definitions import DEFINITIONS, CueConfig, Hysteresis
+from nvb_perception.cues.overlay import draw_cues
+from nvb_perception.cues.stage import CueStage, CueStageConfig
+from nvb_perception.errors import PerceptionError
+from nvb_perception.imaging import numpy_to_image_fields
+from nvb_perception.ros.convert import (cue_frame_to_msg, skeleton2d_frame_from_msg, skeleton3d_frame_from_msg,
+                                        time_from_msg)
+from nvb_perception.ros.images import image_msg_to_bgr8
+from nvb_perception.ros.node_utils import Diagnostics, declare, run
+from nvb_perception_msgs.msg import CueArray, Skeleton2DArray, Skeleton3DArray
+
+MAX_BACKLOG = 30                   # frames waiting to be processed; older ones are dropped (and counted)
+
+
+def declare_cue_config(node) -> CueConfig:
+    """Declare cues.<cue>.<threshold> and cues.<parameter> from CueConfig's defaults; build the config."""
+    base, values = CueConfig(), {}
+    for f in dataclasses.fields(CueConfig):
+        default = getattr(base, f.name)
+        if isinstance(default, Hysteresis):
+            text = DEFINITIONS[f.name].unit if f.name in DEFINITIONS else 'composite cues'
+            values[f.name] = Hysteresis(**{h.name: declare(node, f'cues.{f.name}.{h.name}', float(getattr(
+                default, h.name)), f'{f.name} {h.name} ({text if h.name in ("on", "off") else "seconds"})')
+                for h in dataclasses.fields(Hysteresis)})
+        elif f.name == 'composites':
+            rules = declare(node, 'cues.composites', [f'{n}={"+".join(p)}' for n, p in default],
+                            'Composite cues: name=partA+partB, a part "a|b" is on when any of a, b is')
+            values[f.name] = tuple((r.split('=')[0], tuple(r.split('=')[1].split('+'))) for r in rules)
+        elif isinstance(default, tuple):
+            values[f.name] = tuple(declare(node, f'cues.{f.name}', [float(v) for v in default], f.name))
+        else:
+            values[f.name] = declare(node, f'cues.{f.name}', default, f.name.replace('_', ' '))
+    return CueConfig(**values)
+
+
+class CueNode(Node):
+    """Publish cue events per person from images and skeletons."""
+
+    def __init__(self, stage: CueStage | None = None):
+        super().__init__('cue_node')
+        self.use_image = declare(self, 'use_image', True, 'Run the face and hand models on the images',
+                                 read_only=True)
+        self.use_3d = declare(self, 'use_skeletons_3d', True, 'Wait for and use Skeleton3DArray of each frame',
+                              read_only=True)
+        self.sync_timeout = declare(self, 'sync_timeout_s', 0.3, 'Longest wait for the 3D frame of a stamp',
+                                    low=0.0, high=10.0)
+        self.sync_window = declare(self, 'sync_window_s', 2.0, 'How long images wait for their skeletons',
+                                   low=0.1, high=60.0)
+        self.publish_overlay = declare(self, 'publish_overlay', False, 'Publish an overlay image for RViz')
+        image_qos = declare(self, 'image_qos', 'sensor_data', 'QoS of the image subscription: sensor_data (best '
+                            'effort) or reliable (lossless large images with Fast DDS defaults)',
+                            choices=('sensor_data', 'reliable'), read_only=True)
+        baseline = BaselineConfig(
+            mode=declare(self, 'baseline.mode', 'running_median', 'Per-person baseline', choices=MODES),
+            window_s=declare(self, 'baseline.window_s', 60.0, 'Baseline window (s)', low=1.0, high=86400.0))
+        config = CueStageConfig(
+            model_dir=declare(self, 'model_dir', str(model_dir()), 'Folder of the exported ONNX models',
+                              read_only=True),
+            prefer=tuple(declare(self, 'backends', ['tensorrt', 'onnxruntime'], 'Runtimes to try in order',
+                                 read_only=True)),
+            face=declare(self, 'face', True, 'Run the face models', read_only=True),
+            hands=declare(self, 'hands', True, 'Run the hand models', read_only=True),
+            max_people=declare(self, 'max_people', 4, 'People per frame that get face/hand models', low=1, high=32),
+            face_refine_every_n=declare(self, 'face_refine_every_n', 10, 'Face detector in the body ROI every N '
+                                        'frames per person', low=1, high=10000),
+            hand_recrop_every_n=declare(self, 'hand_recrop_every_n', 5, 'Hand re-crop model every N frames',
+                                        low=1, high=10000),
+            cues=declare_cue_config(self), baseline=baseline)
+        self.stage = stage or CueStage.from_config(dataclasses.replace(
+            config, face=config.face and self.use_image, hands=config.hands and self.use_image))
+        self.diagnostics = Diagnostics(self)
+        self.publisher = self.create_publisher(CueArray, 'cues', 10)
+        self.overlay_pub = self.create_publisher(Image, 'overlay', qos_profile_sensor_data)
+        self.images: OrderedDict[int, object] = OrderedDict()
+        self.pending: OrderedDict[int, list] = OrderedDict()      # stamp -> [2D msg, 3D msg or None, arrival]
+        self.lock = threading.Lock()
+        self.create_subscription(Skeleton2DArray, 'skeletons_2d', self.on_skeletons, 10)
+        if self.use_3d:
+            self.create_subscription(Skeleton3DArray, 'skeletons_3d', self.on_skeletons_3d, 10)
+        if self.use_image:
+            qos = qos_profile_sensor_data if image_qos == 'sensor_data' else QoSProfile(
+                depth=5, reliability=ReliabilityPolicy.RELIABLE)
+            self.create_subscription(Image, 'image', self.on_image, qos)
+        self.create_timer(0.02, self.flush)
+
+    def on_image(self, msg: Image) -> None:
+        with self.lock:
+            self.images[time_from_msg(msg.header.stamp)] = msg
+            while self.images and len(self.images) > 1 and \
+                    time_from_msg(msg.header.stamp) - next(iter(self.images)) > self.sync_window * 1e9:
+                self.images.popitem(last=False)
+        self.flush()
+
+    def on_skeletons(self, msg: Skeleton2DArray) -> None:
+        self.diagnostics.arrival()
+        with self.lock:
+            self.pending.setdefault(time_from_msg(msg.header.stamp), [None, None, time.monotonic()])[0] = msg
+            while len(self.pending) > MAX_BACKLOG:            # slower than the input: drop the oldest frames
+                self.pending.popitem(last=False)
+                self.diagnostics.count('frames_skipped')
+        self.flush()
+
+    def on_skeletons_3d(self, msg: Skeleton3DArray) -> None:
+        with self.lock:
+            self.pending.setdefault(time_from_msg(msg.header.stamp), [None, None, time.monotonic()])[1] = msg
+        self.flush()
+
+    def flush(self) -> None:
+        """Process, in arrival order, every 2D frame whose image and 3D frame came (or waited sync_timeout_s)."""
+        while True:
+            with self.lock:
+                if not self.pending:
+                    return
+                stamp, (m2, m3, arrived) = next(iter(self.pending.items()))
+                waited = time.monotonic() - arrived
+                image = self.images.get(stamp)
+                if m2 is None and waited < self.sync_window:
+                    return
+                missing = (self.use_3d and m3 is None) or (self.use_image and image is None)
+                if m2 is not None and missing and waited < self.sync_timeout:
+                    return
+                self.pending.popitem(last=False)
+            if m2 is not None:
+                self.process(m2, m3, image)
+
+    def process(self, m2, m3, image) -> None:
+        """Run the stage on one frame and publish; bad input is dropped with a throttled warning."""
+        start = time.perf_counter()
+        try:
+            frame = skeleton2d_frame_from_msg(m2)
+            frame3 = skeleton3d_frame_from_msg(m3) if m3 is not None else None
+            bgr = image_msg_to_bgr8(image) if image is not None else None
+            result = self.stage(bgr, frame, frame3)
+        except (PerceptionError, ValueError) as error:
+            self.diagnostics.count('frames_dropped')
+            self.diagnostics.warning = f'dropped frame: {error}'
+            self.get_logger().warning(f'dropped frame: {error}', throttle_duration_sec=5.0)
+            return
+        if self.use_image and image is None:
+            self.diagnostics.count('frames_without_image')
+        if self.use_3d and m3 is None:
+            self.diagnostics.count('frames_without_3d')
+        msg = cue_frame_to_msg(result.cues)
+        msg.header = m2.header
+        self.publisher.publish(msg)
+        d = self.diagnostics
+        d.processing_ms.append((time.perf_counter() - start) * 1e3)
+        d.values.update({'face_ms': f'{result.face_ms:.1f}', 'hands_ms': f'{result.hands_ms:.1f}',
+                         'logic_ms': f'{result.logic_ms:.2f}', 'people': str(len(result.people)),
+                         'active_cues': str(sum(c.active for c in result.cues.cues))})
+        if self.publish_overlay and bgr is not None:
+            overlay = Image(**numpy_to_image_fields(draw_cues(bgr, frame.skeletons, result), 'bgr8'))
+            overlay.header = m2.header
+            self.overlay_pub.publish(overlay)
+
+    def close(self) -> None:
+        """Release the models."""
+        self.stage.close()
+
+
+def main(args=None):
+    """Entry point of the cue_node executable."""
+    return run(CueNode, args)
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
