@@ -105,7 +105,7 @@ class Body:
             self.hand_from_model[side] = False
 
     def _face(self, enum, kp, cf, face) -> None:
-        if face is not None:
+        if face is not None and np.ptp(face.landmarks[:, :2], axis=0).min() > 1.0:   # a real outline
             self.face_poly = face.landmarks[list(FACE_OVAL), :2]
             self.face_conf = float(face.presence)
         if enum in (BlazePose, Coco):
@@ -114,12 +114,12 @@ class Body:
                 self.ears_px = kp[[enum.LEFT_EAR, enum.RIGHT_EAR]]
             if cf[0] >= VISIBLE:
                 self.nose_px = kp[0]
-            if face is None and len(head) >= 3:
+            if self.face_poly is None and len(head) >= 3:
                 pts = kp[head]
                 centre = pts.mean(0)
                 spread = float(np.max(np.linalg.norm(pts - centre, axis=1)))
                 self.face_circle, self.face_conf = (centre, 1.3 * spread), float(np.mean(cf[head]))
-        elif face is None and min(cf[H36M.HEAD], cf[H36M.NECK]) >= VISIBLE:
+        elif self.face_poly is None and min(cf[H36M.HEAD], cf[H36M.NECK]) >= VISIBLE:
             top, chin = kp[H36M.HEAD], kp[H36M.NECK]
             self.face_circle = ((top + chin) / 2, 0.55 * float(np.linalg.norm(top - chin)))
             self.face_conf = float(min(cf[H36M.HEAD], cf[H36M.NECK]))
@@ -268,12 +268,16 @@ class Body3D:
         return self.p[H36M[f'{side.upper()}_WRIST']]
 
     def wrist_head_m(self, side: str) -> tuple[float, float]:
-        j = H36M[f'{side.upper()}_WRIST']
-        return float(np.linalg.norm(self.wrist(side) - self.head_centre())), self._conf(j, H36M.HEAD, H36M.NECK)
+        """(wrist to head-centre distance m, reliability); NaN if a joint is not observed."""
+        conf = self._conf(H36M[f'{side.upper()}_WRIST'], H36M.HEAD, H36M.NECK)
+        d = float(np.linalg.norm(self.wrist(side) - self.head_centre()))
+        return (d if conf >= VISIBLE else math.nan), conf
 
     def wrists_m(self) -> tuple[float, float]:
-        return (float(np.linalg.norm(self.wrist('left') - self.wrist('right'))),
-                self._conf(H36M.LEFT_WRIST, H36M.RIGHT_WRIST))
+        """(wrist to wrist distance m, reliability); NaN if a wrist is not observed."""
+        conf = self._conf(H36M.LEFT_WRIST, H36M.RIGHT_WRIST)
+        d = float(np.linalg.norm(self.wrist('left') - self.wrist('right')))
+        return (d if conf >= VISIBLE else math.nan), conf
 
     def wrist_body_depth_m(self, side: str, target: str) -> float:
         """|depth difference| between the wrist and the nearest point of the trunk or of the other arm."""

@@ -57,8 +57,8 @@ def self_touch_face(body: Body, b3: Body3D | None, cfg: CueConfig) -> Evidence:
         ratio, items = gap / allowed, (*hand_items(body, side), *face_items(body),
                                        (f'feat.hand_face_gap_{side}_torso', round(gap, 4)))
         text = f'{side} hand {gap:.3f} torso lengths from the face (allowed {allowed:g})'
-        if b3 is not None:                        # 3D decides; a clear gap in the image vetoes it
-            dist, rel3 = b3.wrist_head_m(side)
+        dist, rel3 = b3.wrist_head_m(side) if b3 is not None else (math.nan, 0.0)
+        if math.isfinite(dist):                   # 3D decides; a clear gap in the image vetoes it
             ratio = dist / cfg.head_dist_m if gap <= cfg.gap_2d_veto_torso else max(ratio, 1.5)
             rel = min(rel, rel3)
             items += ((f'kp3d.{side.upper()}_WRIST', round(rel3, 3)), (f'feat.wrist_head_{side}_m', round(dist, 4)))
@@ -101,8 +101,8 @@ def self_touch_hands(body: Body, b3: Body3D | None, cfg: CueConfig) -> Evidence:
     ratio = gap / allowed
     items = (*hand_items(body, 'left'), *hand_items(body, 'right'), ('feat.hands_gap_torso', round(gap, 4)))
     text = f'hands {gap:.3f} torso lengths apart (allowed {allowed:g})'
-    if b3 is not None:                            # 3D decides; a clear gap in the image vetoes it
-        dist, rel3 = b3.wrists_m()
+    dist, rel3 = b3.wrists_m() if b3 is not None else (math.nan, 0.0)
+    if math.isfinite(dist):                       # 3D decides; a clear gap in the image vetoes it
         ratio = dist / cfg.hands_dist_m if gap <= cfg.gap_2d_veto_torso else max(ratio, 1.5)
         rel = min(rel, rel3)
         items += (('feat.wrists_m', round(dist, 4)),)
