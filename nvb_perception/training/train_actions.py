@@ -235,31 +235,32 @@ def main(argv=None) -> int:
     config = FeatureConfig(crop_px=args.crop_px, flow_layers=tuple(int(v) for v in args.flow_layers.split(',')),
                            context=1.0 if args.whole_frame else FeatureConfig.context)
     try:
+        annotations, classes = None, lab.MOTION_CLASSES
+        if not args.motion_labels:       # check the annotations before the long tracking and caching
+            name = args.video.name
+            # the CSV may name the video by file name, stem or path
+            annotations = [lab.Annotation(name, a.label, a.start_s, a.end_s, a.track_id)
+                           if a.video in (args.video.stem, str(args.video)) else a
+                           for a in lab.read_annotations(args.annotations)]
+            classes = tuple(args.classes.split(',')) if args.classes else tuple(sorted(
+                {a.label for a in annotations if a.video == name}))
+            if not classes:
+                raise PerceptionError(f'no annotation in {args.annotations} names video {name}')
         tracks = (lab.frame_tracks(args.video) if args.whole_frame
                   else ensure_tracks(args.video, args.cache_dir, log=print))
         cache = ensure_cache(args.video, tracks, config, args.cache_dir, threads=args.backbone_threads, log=print)
-        if args.motion_labels:
-            classes = lab.MOTION_CLASSES
-            forward = lab.motion_labels(tracks)
-            labels = {'forward': forward, 'reversed': lab.reversed_labels(forward)}
-            valid = lab.labelled(tracks)
-        else:
-            annotations = lab.read_annotations(args.annotations)
-            name = args.video.name
-            classes = tuple(args.classes.split(',')) if args.classes else tuple(sorted(
-                {a.label for a in annotations if a.video in (name, args.video.stem, str(args.video))}))
-            if not classes:
-                raise PerceptionError(f'no annotation in {args.annotations} names video {name}')
-            for a in annotations:
-                if a.video in (args.video.stem, str(args.video)):
-                    annotations.append(lab.Annotation(name, a.label, a.start_s, a.end_s, a.track_id))
-            frame_level = args.whole_frame or all(a.track_id < 0 for a in annotations)
-            ids = np.full(len(tracks), -1) if frame_level else tracks.track_id
-            labels = {'forward': lab.annotation_labels(annotations, name, classes, tracks.frame, ids, tracks.fps)}
-            valid = None
     except (PerceptionError, OSError) as error:
         print(f'train_actions: {error}', file=sys.stderr)
         return 2
+    if args.motion_labels:
+        forward = lab.motion_labels(tracks)
+        labels = {'forward': forward, 'reversed': lab.reversed_labels(forward)}
+        valid = lab.labelled(tracks)
+    else:
+        # whole-frame annotations (track_id -1) label every observation of their frames
+        labels = {'forward': lab.annotation_labels(annotations, args.video.name, classes, tracks.frame,
+                                                   tracks.track_id, tracks.fps)}
+        valid = None
     samples = make_samples(cache, config, labels, args.flow, valid)
     kinds = KINDS if args.kind == 'all' else (args.kind,)
     for kind in kinds:
