@@ -218,11 +218,9 @@ def blendshape_track(rng, t: np.ndarray, neutral: np.ndarray, smile: np.ndarray,
         hold = rng.uniform(1.0, 3.5)
         w = np.clip(np.minimum((t - t0) / 0.2, (t0 + 0.4 + hold - t) / 0.2), 0, 1)[:, None]
         clean = clean * (1 - w) + _target(neutral, smile, kind)[None] * w
-    runs = []                                            # two fast-blinking runs of 20-30 s, apart
-    while len(runs) < 2:
-        s = rng.uniform(15, t[-1] - 40)
-        if all(abs(s - r[0]) > 45 for r in runs):
-            runs.append((s, s + rng.uniform(20, 30)))
+    half = t[-1] / 2                                     # fast-blinking runs of 20-30 s: one per half
+    starts = [rng.uniform(15, half - 30), rng.uniform(half + 5, t[-1] - 35)] if half >= 50 else [rng.uniform(15, 20)]
+    runs = [(s, s + rng.uniform(20, 30)) for s in starts]
     times = []
     for lo, hi, per_min in [(0.0, t[-1] - 1, 14.0)] + [(a, b, 40.0) for a, b in runs]:
         tb = lo + rng.uniform(0, 60 / per_min)
