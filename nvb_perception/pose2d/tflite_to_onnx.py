@@ -45,7 +45,8 @@ from nvb_perception.errors import PerceptionError
 from nvb_perception.pose2d.tflite_model import TFLiteModel, read_tflite
 
 OPSET = 17
-CONVERTER_VERSION = 2  # bump when the emitted graph changes, so exported models are rebuilt (2: dynamic_batch)
+CONVERTER_VERSION = 3  # bump when the emitted graph changes, so exported models are rebuilt (2: dynamic_batch,
+                       # 3: PRELU as (1 - s) Relu(x) + s x, ~2.5x faster in ONNX Runtime)
 IR_VERSION = 8           # the oldest IR that carries opset 17: loadable by older ORT/TensorRT parsers
 TO_NCHW, TO_NHWC = (0, 3, 1, 2), (0, 2, 3, 1)
 
