@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint demo bench-pose bench-ergonomics lock clean
+.PHONY: setup test lint demo bench-pose bench-ergonomics eval-lifting eval-ergonomics lock clean
 
 setup:
 	@scripts/setup.sh
@@ -24,6 +24,12 @@ bench-pose: setup
 
 bench-ergonomics: setup
 	@$(ENV) && python benchmarks/bench_ergonomics.py $(BENCH_ARGS)
+
+eval-lifting: setup
+	@$(ENV) && python -m nvb_perception.training.eval_lifter --plots out/eval_lifting --json out/eval_lifting/result.json $(EVAL_ARGS)
+
+eval-ergonomics: setup
+	@$(ENV) && python -m nvb_perception.tools.eval_ergonomics $(EVAL_ARGS)
 
 # Re-resolve requirements.in into requirements.lock in a throw-away venv.
 lock:

@@ -15,6 +15,7 @@ TOOLS = {
     'nvb-train-lifter': 'nvb_perception.training.train_lifter:main',
     'nvb-export-lifter': 'nvb_perception.training.export_lifter:main',
     'nvb-eval-lifter': 'nvb_perception.training.eval_lifter:main',
+    'nvb-eval-ergonomics': 'nvb_perception.tools.eval_ergonomics:main',
 }
 
 setup(
