@@ -24,6 +24,7 @@ import numpy as np
 from nvb_perception.errors import ConfigError
 
 MODES = ('first_n', 'running_median', 'fixed')
+RECOMPUTE = 5                      # samples between recomputations of a baseline (1 s at the default rate)
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class BaselineConfig:
 
 
 class _Series:
-    __slots__ = ('times', 'values', 'start_ns', 'last_ns', 'frozen', 'cached')
+    __slots__ = ('times', 'values', 'start_ns', 'last_ns', 'frozen', 'cached', 'stale')
 
     def __init__(self):
         self.times: deque[int] = deque()
@@ -54,7 +55,8 @@ class _Series:
         self.start_ns: int | None = None
         self.last_ns: int | None = None
         self.frozen = False
-        self.cached: float | None = None
+        self.cached: tuple[float, float] | None = None
+        self.stale = 0                 # samples added since the cached quantile
 
 
 class Baseline:
@@ -89,7 +91,7 @@ class Baseline:
             while s.times and t_ns - s.times[0] > window_ns:
                 s.times.popleft()
                 s.values.popleft()
-        s.cached = None
+        s.stale += 1
 
     def ready(self, name: str) -> bool:
         """True once `name` has min_samples samples."""
@@ -101,7 +103,8 @@ class Baseline:
         if not self.ready(name):
             return float(default)
         s = self.series[name]
-        if s.cached is None or s.cached[0] != quantile:
-            values = np.fromiter(s.values, float, len(s.values))
-            s.cached = (quantile, float(np.quantile(values, quantile)))
+        # a median of up to window / sample_every values moves little per sample: refresh every RECOMPUTE
+        if s.cached is None or s.cached[0] != quantile or s.stale >= RECOMPUTE:
+            values = sorted(s.values)
+            s.cached, s.stale = (quantile, values[min(len(values) - 1, int(quantile * len(values)))]), 0
         return s.cached[1]

@@ -28,6 +28,7 @@ _LIMB_NAMES = {'l_sh': 'LEFT_SHOULDER', 'r_sh': 'RIGHT_SHOULDER', 'l_el': 'LEFT_
                'l_knee': 'LEFT_KNEE', 'r_knee': 'RIGHT_KNEE', 'l_ank': 'LEFT_ANKLE', 'r_ank': 'RIGHT_ANKLE'}
 ENUMS = {'blazepose33': BlazePose, 'coco17': Coco, 'h36m17': H36M}
 SIDE = {'left': 'l', 'right': 'r'}
+HAND_OUTLINE = (0, 1, 2, 4, 5, 8, 12, 16, 17, 20)   # wrist, thumb base/tip, finger bases and tips: the outline
 
 
 def point_segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -86,8 +87,8 @@ class Body:
     def _hands(self, enum, kp, cf, hands) -> None:
         for side, s in SIDE.items():
             h = hands.get(side)
-            if h is not None:
-                self.hands[side], self.hand_conf[side] = h.landmarks[:, :2], float(h.presence)
+            if h is not None:               # the outline points: distances need no inner landmarks
+                self.hands[side], self.hand_conf[side] = h.landmarks[HAND_OUTLINE, :2], float(h.presence)
                 self.hand_from_model[side] = True
                 continue
             wrist = f'{s}_wr'

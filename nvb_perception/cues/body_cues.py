@@ -23,7 +23,7 @@ def joint_items(body: Body, *names: str) -> tuple[tuple[str, float], ...]:
     for n in names:
         if n in body.conf:
             side, part = n.split('_', 1)
-            out.append((f'kp2d.{"LEFT" if side == "l" else "RIGHT"}_{_JOINT[part]}', round(body.conf[n], 3)))
+            out.append((f'kp2d.{"LEFT" if side == "l" else "RIGHT"}_{_JOINT[part]}', body.conf[n]))
     return tuple(out)
 
 
@@ -31,14 +31,14 @@ def hand_items(body: Body, side: str) -> tuple[tuple[str, float], ...]:
     """The cited inputs of one hand: its hand-model presence, else its joints."""
     s = SIDE[side]
     if body.hand_from_model.get(side):
-        return (f'hand.{side}', round(body.hand_conf[side], 3)), *joint_items(body, f'{s}_wr')
+        return (f'hand.{side}', body.hand_conf[side]), *joint_items(body, f'{s}_wr')
     return joint_items(body, f'{s}_wr', f'{s}_el')
 
 
 def face_items(body: Body) -> tuple[tuple[str, float], ...]:
     if body.face_poly is not None:
-        return (('face.presence', round(body.face_conf, 3)),)
-    return (('kp2d.HEAD', round(body.face_conf, 3)),)
+        return (('face.presence', body.face_conf),)
+    return (('kp2d.HEAD', body.face_conf),)
 
 
 def allowed_gap(body: Body, base: float, cfg: CueConfig, *sides: str) -> float:
@@ -55,13 +55,13 @@ def self_touch_face(body: Body, b3: Body3D | None, cfg: CueConfig) -> Evidence:
             continue
         allowed = allowed_gap(body, cfg.face_gap_torso, cfg, side)
         ratio, items = gap / allowed, (*hand_items(body, side), *face_items(body),
-                                       (f'feat.hand_face_gap_{side}_torso', round(gap, 4)))
+                                       (f'feat.hand_face_gap_{side}_torso', gap))
         text = f'{side} hand {gap:.3f} torso lengths from the face (allowed {allowed:g})'
         dist, rel3 = b3.wrist_head_m(side) if b3 is not None else (math.nan, 0.0)
         if math.isfinite(dist):                   # 3D decides; a clear gap in the image vetoes it
             ratio = dist / cfg.head_dist_m if gap <= cfg.gap_2d_veto_torso else max(ratio, 1.5)
             rel = min(rel, rel3)
-            items += ((f'kp3d.{side.upper()}_WRIST', round(rel3, 3)), (f'feat.wrist_head_{side}_m', round(dist, 4)))
+            items += ((f'kp3d.{side.upper()}_WRIST', rel3), (f'feat.wrist_head_{side}_m', dist))
             text += f', wrist {dist:.2f} m from the head centre in 3D (allowed {cfg.head_dist_m:g})'
         if best is None or ratio < best.value:
             best = Evidence(ratio, rel, items, text)
@@ -80,12 +80,12 @@ def self_touch_body(body: Body, b3: Body3D | None, cfg: CueConfig) -> Evidence:
         allowed = allowed_gap(body, cfg.body_gap_torso, cfg, side)
         ratio = gap / allowed
         items = (*hand_items(body, side), *joint_items(body, *touched), (f'feat.hand_body_gap_{side}_torso',
-                                                                          round(gap, 4)))
+                                                                          gap))
         text = f'{side} hand {gap:.3f} torso lengths from the {what.replace("_", " ")} (allowed {allowed:g})'
         if b3 is not None:
             depth = b3.wrist_body_depth_m(side, what)
             ratio = max(ratio, depth / cfg.body_depth_m)
-            items += ((f'feat.hand_body_depth_{side}_m', round(depth, 4)),)
+            items += ((f'feat.hand_body_depth_{side}_m', depth),)
             text += f', {depth:.2f} m apart in depth (allowed {cfg.body_depth_m:g})'
         if best is None or ratio < best.value:
             best = Evidence(ratio, rel, items, text)
@@ -99,13 +99,13 @@ def self_touch_hands(body: Body, b3: Body3D | None, cfg: CueConfig) -> Evidence:
         return NAN
     allowed = allowed_gap(body, cfg.hands_gap_torso, cfg, 'left', 'right')
     ratio = gap / allowed
-    items = (*hand_items(body, 'left'), *hand_items(body, 'right'), ('feat.hands_gap_torso', round(gap, 4)))
+    items = (*hand_items(body, 'left'), *hand_items(body, 'right'), ('feat.hands_gap_torso', gap))
     text = f'hands {gap:.3f} torso lengths apart (allowed {allowed:g})'
     dist, rel3 = b3.wrists_m() if b3 is not None else (math.nan, 0.0)
     if math.isfinite(dist):                       # 3D decides; a clear gap in the image vetoes it
         ratio = dist / cfg.hands_dist_m if gap <= cfg.gap_2d_veto_torso else max(ratio, 1.5)
         rel = min(rel, rel3)
-        items += (('feat.wrists_m', round(dist, 4)),)
+        items += (('feat.wrists_m', dist),)
         text += f', wrists {dist:.2f} m apart in 3D (allowed {cfg.hands_dist_m:g})'
     return Evidence(ratio, rel, items, text)
 
@@ -115,7 +115,7 @@ def arm_crossing(body: Body) -> Evidence:
     if not math.isfinite(depth):
         return NAN
     return Evidence(depth, rel, (*joint_items(body, 'l_wr', 'r_wr', 'l_sh', 'r_sh'),
-                                 ('feat.wrist_past_midline_sw', round(depth, 4))),
+                                 ('feat.wrist_past_midline_sw', depth)),
                     f'both wrists at least {depth:.2f} shoulder widths past the body midline')
 
 
@@ -132,7 +132,7 @@ def arm_opening(body: Body, b3: Body3D | None) -> tuple[float, float, tuple, str
     mean = sum(angles) / len(angles)
     items = joint_items(body, 'l_wr', 'r_wr', 'l_sh', 'r_sh') if b3 is None else (
         ('kp3d.LEFT_WRIST', 1.0), ('kp3d.RIGHT_WRIST', 1.0))
-    return mean, min(rels), items + (('feat.arm_opening_deg', round(mean, 2)),), '3D' if b3 is not None else '2D'
+    return mean, min(rels), items + (('feat.arm_opening_deg', mean),), '3D' if b3 is not None else '2D'
 
 
 def posture(body: Body, b3: Body3D | None, baseline: float) -> Evidence:
@@ -140,7 +140,7 @@ def posture(body: Body, b3: Body3D | None, baseline: float) -> Evidence:
     mean, rel, items, src = arm_opening(body, b3)
     if not math.isfinite(mean):
         return NAN
-    return Evidence(mean - baseline, rel, items + (('base.arm_opening_deg', round(baseline, 2)),),
+    return Evidence(mean - baseline, rel, items + (('base.arm_opening_deg', baseline),),
                     f'arms open {mean:.0f} deg ({src}) vs baseline {baseline:.0f} deg')
 
 
@@ -148,9 +148,9 @@ def lean_angle(body: Body, b3: Body3D | None) -> tuple[float, float, tuple, str]
     """(trunk lean deg, reliability, items, source): 3D when given, else 2D side views only."""
     if b3 is not None:
         deg, rel = b3.lean_deg()
-        return deg, rel, (('kp3d.PELVIS', 1.0), ('kp3d.THORAX', 1.0), ('feat.lean_deg', round(deg, 2))), '3D'
+        return deg, rel, (('kp3d.PELVIS', 1.0), ('kp3d.THORAX', 1.0), ('feat.lean_deg', deg)), '3D'
     deg, rel = body.lean_2d_deg()
-    return deg, rel, joint_items(body, 'l_sh', 'r_sh', 'l_hip', 'r_hip') + (('feat.lean_deg', round(deg, 2)),), \
+    return deg, rel, joint_items(body, 'l_sh', 'r_sh', 'l_hip', 'r_hip') + (('feat.lean_deg', deg),), \
         '2D side view'
 
 
@@ -158,7 +158,7 @@ def lean(body: Body, b3: Body3D | None, baseline: float) -> Evidence:
     deg, rel, items, src = lean_angle(body, b3)
     if not math.isfinite(deg):
         return NAN
-    return Evidence(deg - baseline, rel, items + (('base.lean_deg', round(baseline, 2)),),
+    return Evidence(deg - baseline, rel, items + (('base.lean_deg', baseline),),
                     f'trunk pitched {deg:.0f} deg ({src}) vs baseline {baseline:.0f} deg')
 
 

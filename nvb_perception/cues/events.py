@@ -125,7 +125,7 @@ class CueEvents:
                 f'{"active" if active else "ended"} after {duration:.1f} s')
         if why:
             text += f' because {why}'
-        return Cue(name=self.name, track_id=self.track_id, active=active, confidence=round(conf, 4),
+        return Cue(name=self.name, track_id=self.track_id, active=active, confidence=conf,
                    start_ns=int(self.start_ns), end_ns=0 if active else int(t_ns), evidence=items,
                    explanation=text)
 
@@ -146,7 +146,7 @@ class CompositeRule:
                 chosen.append(max(options)[::-1])
             else:
                 missing.append(part)
-        items = tuple((f'cue.{n}', round(c, 4)) for n, c in chosen)
+        items = tuple((f'cue.{n}', c) for n, c in chosen)
         if missing:
             return Evidence(0.0, 1.0, items, f'waiting for {", ".join(missing)}')
         return Evidence(1.0, min(c for _, c in chosen), items,

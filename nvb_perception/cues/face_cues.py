@@ -32,8 +32,8 @@ def over_baseline(face, names: tuple[str, ...], base: Callable[[str], float]) ->
     """(mean of `names` minus the mean of their baselines, cited items)."""
     raw = [face.blendshape(n) for n in names]
     b = [base(n) for n in names]
-    items = tuple((f'bs.{n}', round(v, 4)) for n, v in zip(names, raw))
-    return sum(raw) / len(raw) - sum(b) / len(b), items + tuple((f'base.{n}', round(v, 4)) for n, v in zip(names, b))
+    items = tuple((f'bs.{n}', v) for n, v in zip(names, raw))
+    return sum(raw) / len(raw) - sum(b) / len(b), items + tuple((f'base.{n}', v) for n, v in zip(names, b))
 
 
 def expression(cue: str, face, base: Callable[[str], float]) -> Evidence:
@@ -43,7 +43,7 @@ def expression(cue: str, face, base: Callable[[str], float]) -> Evidence:
     names = EXPRESSIONS[cue]
     value, items = over_baseline(face, names, base)
     raw = '/'.join(f'{face.blendshape(n):.2f}' for n in names)
-    return Evidence(value, face.presence, (('face.presence', round(face.presence, 3)),) + items,
+    return Evidence(value, face.presence, (('face.presence', face.presence),) + items,
                     f'{"/".join(names)} {raw}, {value:+.2f} over baseline')
 
 
@@ -61,18 +61,18 @@ def pain_proxy(face, base: Callable[[str], float], cfg: CueConfig) -> Evidence:
     closed = 1.0 if face_closed(face, cfg) else 0.0
     score = FACS_MAX * (au['AU4'] + max(au6, au['AU7']) + max(au['AU9'], au10)) + closed
     used = ['AU4', 'AU7', 'AU9'] + ([] if suppressed else ['AU6', 'AU10'])
-    items = [('face.presence', round(face.presence, 3))]
+    items = [('face.presence', face.presence)]
     for k in used:
         if au[k] > 0:
-            items += [(f'bs.{n}', round(face.blendshape(n), 4)) for n in PSPI_TERMS[k]]
+            items += [(f'bs.{n}', face.blendshape(n)) for n in PSPI_TERMS[k]]
     if closed:
-        items += [(f'bs.{n}', round(face.blendshape(n), 4)) for n in PSPI_TERMS['AU43']]
-    items += [(f'feat.{k}_0_5', round(FACS_MAX * au[k], 3)) for k in used] + [('feat.pspi_proxy', round(score, 3))]
+        items += [(f'bs.{n}', face.blendshape(n)) for n in PSPI_TERMS['AU43']]
+    items += [(f'feat.{k}_0_5', FACS_MAX * au[k]) for k in used] + [('feat.pspi_proxy', score)]
     text = (f'PSPI proxy {score:.1f} = 5 x [AU4 {au["AU4"]:.2f} + max(AU6 {au6:.2f}, AU7 {au["AU7"]:.2f}) + '
             f'max(AU9 {au["AU9"]:.2f}, AU10 {au10:.2f})] + AU43 {closed:.0f}')
     if suppressed:
         text += f' (AU6/AU10 dropped: smiling {smile:+.2f})'
-        items.append(('feat.smile_suppression', round(smile, 3)))
+        items.append(('feat.smile_suppression', smile))
     return Evidence(score, face.presence, tuple(items), text)
 
 
@@ -87,7 +87,7 @@ def gaze(face, base_yaw: float, base_pitch: float) -> Evidence:
         return Evidence(math.nan)
     dy, dp = face.gaze_yaw_deg - base_yaw, face.gaze_pitch_deg - base_pitch
     value = math.hypot(dy, dp)
-    items = (('face.presence', round(face.presence, 3)), ('gaze.yaw_deg', round(face.gaze_yaw_deg, 2)),
-             ('gaze.pitch_deg', round(face.gaze_pitch_deg, 2)), ('base.gaze_yaw_deg', round(base_yaw, 2)),
-             ('base.gaze_pitch_deg', round(base_pitch, 2)))
+    items = (('face.presence', face.presence), ('gaze.yaw_deg', face.gaze_yaw_deg),
+             ('gaze.pitch_deg', face.gaze_pitch_deg), ('base.gaze_yaw_deg', base_yaw),
+             ('base.gaze_pitch_deg', base_pitch))
     return Evidence(value, face.presence, items, f'gaze {dy:+.0f} deg yaw, {dp:+.0f} deg pitch from baseline')

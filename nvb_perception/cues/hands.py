@@ -109,11 +109,13 @@ class HandLandmarker:
 
     @classmethod
     def from_dir(cls, model_dir: str | Path, prefer=('tensorrt', 'onnxruntime'), threads: int | None = None,
-                 palm: bool = True, **kwargs) -> HandLandmarker:
-        """Open hand_landmark_full, hand_recrop (and palm_detection_full) .onnx from `model_dir`."""
+                 palm: bool = True, variant: str = 'full', **kwargs) -> HandLandmarker:
+        """Open hand_landmark_<variant> (full | lite), hand_recrop (and palm_detection_full) .onnx."""
         from nvb_perception.assets import require_file
+        if variant not in ('full', 'lite'):
+            raise ValueError(f"hand landmark variant must be 'full' or 'lite', got {variant!r}")
         d = Path(model_dir)
-        names = ('hand_landmark_full', 'hand_recrop') + (('palm_detection_full',) if palm else ())
+        names = (f'hand_landmark_{variant}', 'hand_recrop') + (('palm_detection_full',) if palm else ())
         backends = [_open(require_file(d / f'{n}.onnx', f'{n} model'), prefer, threads) for n in names]
         return cls(*backends, **kwargs)
 

@@ -142,9 +142,9 @@ class PersonCues:
             ok = cfg.fidget_min_torso <= amp <= cfg.fidget_max_torso and not moved > cfg.fidget_max_body_torso
             value = ratio if ok else 0.0
             if best is None or value > best.value:
-                items = (*body_cues.joint_items(body, joint), (f'feat.{limb}_periodic_torso', round(amp, 4)),
-                         (f'feat.{limb}_peak_to_floor', round(ratio, 2)), (f'feat.{limb}_hz', round(hz, 2)),
-                         ('feat.body_displacement_torso', round(moved, 3) if math.isfinite(moved) else -1.0))
+                items = (*body_cues.joint_items(body, joint), (f'feat.{limb}_periodic_torso', amp),
+                         (f'feat.{limb}_peak_to_floor', ratio), (f'feat.{limb}_hz', hz),
+                         ('feat.body_displacement_torso', moved if math.isfinite(moved) else -1.0))
                 text = (f'{limb.replace("_", " ")} oscillates at {hz:.1f} Hz, {amp:.3f} torso lengths, '
                         f'{ratio:.1f} x the noise floor' + ('' if ok else ' (outside the fidgeting range)'))
                 best = Evidence(value, rel, items, text, t_ns - int(cfg.fidget_window_s * 0.5e9))
@@ -181,9 +181,9 @@ class PersonCues:
             cross = (max(span) - min(span)) / amp if span and amp > 0 else 0.0
             ok = swings >= 1 and cross <= cfg.nod_cross_ratio
             value = swings / cfg.nod_min_swings if ok else 0.0
-            items = (('face.presence', round(face.presence, 3)), (f'head.{axis}_deg', round(s_now(face, axis), 2)),
-                     (f'feat.{axis}_swings', swings), (f'feat.{axis}_swing_deg', round(amp, 2)),
-                     (f'feat.{other}_vs_{axis}_ratio', round(cross, 3)))
+            items = (('face.presence', face.presence), (f'head.{axis}_deg', s_now(face, axis)),
+                     (f'feat.{axis}_swings', swings), (f'feat.{axis}_swing_deg', amp),
+                     (f'feat.{other}_vs_{axis}_ratio', cross))
             text = (f'{swings} head {axis} swings of {amp:.1f} deg mean (>= {cfg.nod_min_amplitude_deg:g}), '
                     f'{other} moving {cross:.2f} as much')
             result.append(Evidence(value, face.presence, items, text, onset if ok else None))
@@ -199,10 +199,10 @@ class PersonCues:
         self.features['blink_rate'] = rate
         base = self.base('blink_rate')
         onset = self.blinks.run_start(t_ns, base)
-        items = (('face.presence', round(face.presence, 3)),
-                 ('bs.eyeBlinkLeft', round(face.blendshape('eyeBlinkLeft'), 4)),
-                 ('bs.eyeBlinkRight', round(face.blendshape('eyeBlinkRight'), 4)),
-                 ('feat.blinks_per_min', round(rate, 2)), ('base.blinks_per_min', round(base, 2)))
+        items = (('face.presence', face.presence),
+                 ('bs.eyeBlinkLeft', face.blendshape('eyeBlinkLeft')),
+                 ('bs.eyeBlinkRight', face.blendshape('eyeBlinkRight')),
+                 ('feat.blinks_per_min', rate), ('base.blinks_per_min', base))
         return Evidence(rate - base, face.presence, items,
                         f'{rate:.0f} blinks/min over the last {cfg.blink_window_s:g} s (baseline {base:.0f})', onset)
 

@@ -185,6 +185,15 @@ class BlinkCounter:
         return start
 
 
+_HANN: dict[int, np.ndarray] = {}
+
+
+def _hann(n: int) -> np.ndarray:
+    if n not in _HANN:
+        _HANN[n] = np.hanning(n)
+    return _HANN[n]
+
+
 class BandMotion:
     """The strongest periodic component of a 2D trajectory in `band_hz` over the last `window_s` seconds.
 
@@ -194,7 +203,7 @@ class BandMotion:
     """
 
     def __init__(self, window_s: float, band_hz: tuple[float, float], min_fill: float = 0.75,
-                 every_s: float = 0.1):
+                 every_s: float = 0.2):
         self.window_ns = int(window_s * 1e9)
         self.band = band_hz
         self.min_fill = min_fill
@@ -226,7 +235,7 @@ class BandMotion:
         grid = np.linspace(0.0, t[-1], n)                   # resample: frame times need not be regular
         xy = np.stack([np.interp(grid, t, a[:, 1]), np.interp(grid, t, a[:, 2])])
         xy -= xy.mean(1, keepdims=True)
-        window = np.hanning(n)
+        window = _hann(n)
         amp = 2.0 * np.abs(np.fft.rfft(xy * window, axis=1)) / window.sum()    # sinusoid amplitude per bin
         amp = np.hypot(amp[0], amp[1])
         freq = np.fft.rfftfreq(n, grid[1] - grid[0])

