@@ -13,7 +13,7 @@ times NOISE_FACTOR (3) because video frames are noisier than re-runs on one phot
 Scoring per cue: a predicted event matches a true one (one-to-one, best first) when their temporal IoU
 is >= 0.2; precision = matched / predicted, recall = matched / true, onset error = |start - true start|
 of matched pairs. macro_f1 averages F1 over the cues that have true events. Speed: fps_face_hands = 1000 /
-(face + hands model ms) per person on messi5.jpg (2 threads, tracking mode), ms_cue_logic = mean
+(face + hands model wall ms) per person on messi5.jpg (tracking mode, the stage's defaults), ms_cue_logic = mean
 PersonCues.update time per person-frame over all sequences. Prints a table and, last, `RESULT {json}`.
 Thresholds were set on seed 0; the default seed 1 builds different sequences (held out).
 """
@@ -117,8 +117,12 @@ def build_sequences(seed: int, quick: bool):
     return seqs, noise
 
 
-def measure_models(frames: int = 30, threads: int = 2) -> dict:
-    """Face + hands model time per person on messi5.jpg in tracking mode (the stage's schedule)."""
+def measure_models(frames: int = 30, threads: int = 1) -> dict:
+    """Face + hands model wall time per person on messi5.jpg in tracking mode (the stage's schedule).
+
+    One ONNX Runtime thread per session, face and hand models in two threads (the stage default): on a
+    shared 2-core machine, intra-op threads of 2 spin against other processes and run 3-4x slower.
+    """
     import cv2
 
     from nvb_perception.assets import assets_dir
@@ -132,7 +136,7 @@ def measure_models(frames: int = 30, threads: int = 2) -> dict:
         frame = pose(bgr, int(i * 1e9 / 30)).to_skeleton_frame()
         r = stage(bgr, frame)
         if i >= 3:
-            ms.append(r.face_ms + r.hands_ms)
+            ms.append(r.models_ms)
     stage.close()
     pose.close()
     return {'ms_face_hands': float(np.mean(ms)), 'fps_face_hands': 1e3 / float(np.mean(ms)),
