@@ -14,8 +14,6 @@ from nvb_perception, so it works there. Per image stem it stores:
 """
 import sys
 
-import cv2
-import mediapipe as mp
 import numpy as np
 
 
@@ -24,6 +22,9 @@ def _px(landmarks, w, h):
 
 
 def run(task: str, out: str, images: list[str]) -> None:
+    """Write the reference npz (see the module docstring); needs mediapipe (imported here, not at import)."""
+    import cv2
+    import mediapipe as mp
     from mediapipe.tasks.python import BaseOptions
     from mediapipe.tasks.python.vision import FaceLandmarker, FaceLandmarkerOptions, RunningMode
     options = FaceLandmarkerOptions(base_options=BaseOptions(model_asset_path=task), running_mode=RunningMode.IMAGE,
