@@ -67,7 +67,7 @@ def folds(tracks: lab.Tracks, margin: int) -> list[tuple[np.ndarray, np.ndarray]
     return [(np.flatnonzero(first), np.flatnonzero(second)), (np.flatnonzero(second), np.flatnonzero(first))]
 
 
-def time_backbone(crop_px: int, runs: int = 5, threads: int = 2) -> float:
+def time_backbone(crop_px: int, runs: int = 10, threads: int = 2) -> float:
     """Median ms of one crop through the ONNX backbone (ONNX Runtime CPU, `threads` threads)."""
     from nvb_perception.actions.backbone import BACKBONE_FILE, AttentionBackbone
     from nvb_perception.assets import model_dir
