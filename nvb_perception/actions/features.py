@@ -263,6 +263,20 @@ def ensure_cache(video: str | Path, tracks: Tracks, config: FeatureConfig, cache
     return cache
 
 
+def pixel_maps(video: str | Path, cache: BackboneCache, size: int) -> np.ndarray:
+    """(N, size, size) uint8: every observation's crop (the cached windows), grey, area-resized to size x size."""
+    from nvb_perception.io.video import iter_video_frames
+    out = np.zeros((len(cache.tracks), size, size), np.uint8)
+    by_frame: dict[int, list[int]] = {}
+    for r, f in enumerate(cache.tracks.frame):
+        by_frame.setdefault(int(f), []).append(r)
+    for vf in iter_video_frames(video, max_frames=max(by_frame) + 1 if by_frame else 0):
+        for r in by_frame.get(vf.index, ()):
+            grey = cv2.cvtColor(crop_window(vf.bgr, cache.window[r], 4 * size), cv2.COLOR_BGR2GRAY)
+            out[r] = cv2.resize(grey, (size, size), interpolation=cv2.INTER_AREA)
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class SequenceFeatures:
     """Per-observation inputs of the action models for one time direction."""
@@ -286,7 +300,7 @@ def sequence_order(tracks: Tracks, direction: str, max_gap: int = 1) -> list[np.
 
 
 def sequence_features(cache: BackboneCache, config: FeatureConfig, method: str = 'dis',
-                      direction: str = 'forward') -> SequenceFeatures:
+                      direction: str = 'forward', pixels: np.ndarray | None = None) -> SequenceFeatures:
     """Motion features (flow of the selected maps between consecutive observations), tokens and windows.
 
     Args:
@@ -294,12 +308,19 @@ def sequence_features(cache: BackboneCache, config: FeatureConfig, method: str =
         config: map selection, token layers, window length.
         method: one of flow.FLOW_METHODS.
         direction: 'forward' or 'reversed' playback.
+        pixels: (N, S, S) uint8 grey crops (`pixel_maps`): the evaluation's control, whose "maps" are the
+            pixels themselves (flow at S x S, uniform weights) instead of the attention maps.
     """
     if method not in FLOW_METHODS:
         raise ValueError(f'method must be one of {FLOW_METHODS}, got {method!r}')
     n = len(cache.tracks)
-    maps = select_maps(cache.attention, config.flow_layers, config.flow_heads)          # (N, M, g, g)
-    motion = np.zeros((n, config.num_maps * 8), np.float32)
+    if pixels is None:
+        maps = select_maps(cache.attention, config.flow_layers, config.flow_heads)      # (N, M, g, g)
+        upsample, weights = config.upsample, None
+    else:
+        maps, upsample = pixels[:, None].astype(np.float32), 1
+        weights = np.ones(maps.shape[1:], np.float32)
+    motion = np.zeros((n, maps.shape[1] * 8), np.float32)
     has_prev = np.zeros(n, bool)
     window = np.full((n, config.window_frames), -1, np.int64)
     for seq in sequence_order(cache.tracks, direction, config.max_gap_frames):
@@ -310,7 +331,7 @@ def sequence_features(cache: BackboneCache, config: FeatureConfig, method: str =
                 continue
             p = seq[i - 1]
             prev = warp_maps(maps[p].astype(np.float32), cache.window[p], cache.window[r])
-            motion[r] = motion_features(prev, maps[r].astype(np.float32), method, config.upsample)
+            motion[r] = motion_features(prev, maps[r].astype(np.float32), method, upsample, weights)
             has_prev[r] = True
     idx = [v - 1 for v in config.token_layers]
     tokens = np.concatenate([cache.layer_cls[:, idx], cache.layer_mean[:, idx]], axis=-1).astype(np.float32)

@@ -186,15 +186,20 @@ def difference_features(prev_maps: np.ndarray, maps: np.ndarray) -> np.ndarray:
 
 
 def motion_features(prev_maps: np.ndarray | None, maps: np.ndarray, method: str = 'dis',
-                    upsample: int = UPSAMPLE) -> np.ndarray:
-    """(M * 8,) flow or difference features of one crop; zeros when there is no previous map (track start)."""
+                    upsample: int = UPSAMPLE, weights: np.ndarray | None = None) -> np.ndarray:
+    """(M * 8,) flow or difference features of one crop; zeros when there is no previous map (track start).
+
+    `weights` (M, gh, gw) replaces the maps as the weights of the flow statistics (e.g. uniform for the pixel
+    control of the evaluation).
+    """
     if method not in FLOW_METHODS:
         raise ValueError(f'method must be one of {FLOW_METHODS}, got {method!r}')
     if prev_maps is None:
         return np.zeros(maps.shape[0] * FLOW_FEATURES, np.float32)
     if method == 'diff':
         return difference_features(prev_maps, maps).reshape(-1)
-    return flow_features(attention_flow(prev_maps, maps, method, upsample), maps).reshape(-1)
+    return flow_features(attention_flow(prev_maps, maps, method, upsample),
+                         maps if weights is None else weights).reshape(-1)
 
 
 def flow_heatmap(flow: np.ndarray, maps: np.ndarray) -> np.ndarray:

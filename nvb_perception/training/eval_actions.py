@@ -35,21 +35,25 @@ import numpy as np
 import torch
 
 from nvb_perception.actions import labels as lab
-from nvb_perception.actions.features import FeatureConfig, ensure_cache
+from nvb_perception.actions.features import FeatureConfig, ensure_cache, pixel_maps
 from nvb_perception.actions.labels import ensure_tracks
 from nvb_perception.actions.metrics import frame_map
 from nvb_perception.training.action_model import build_action_model, trainable_parameters
 from nvb_perception.training.train_actions import fit, make_samples, model_config, predict
 
 VIT_PARAMETERS = 22_056_192      # DinoV2ViT() (ViT-S/14 with the 37 x 37 position grid)
-# name -> (model kind, flow method); the first is "ours" in the RESULT line
+# name -> (model kind, flow method); flow_dis is "ours" in the RESULT line (map_flow_*)
 MODELS = {
     'flow_dis': ('flow', 'dis'),
     'flow_farneback': ('flow', 'farneback'),
     'flow_diff': ('flow', 'diff'),
     'noflow': ('noflow', 'dis'),
     'framemean': ('framemean', 'dis'),
+    # a control, not run by default: the same model with the DIS flow of the grey crop's pixels (at the
+    # resolution of the maps' flow, uniform weights) instead of the attention maps'
+    'pixelflow': ('flow', 'pixel'),
 }
+DEFAULT_MODELS = ('flow_dis', 'flow_farneback', 'flow_diff', 'noflow', 'framemean')
 GOAL_POINTS = 10.0               # ours >= framemean + 10 frame-mAP points on the reversed clips
 GOAL_RATIO = 0.10                # trainable parameters <= 10 % of the backbone
 
@@ -89,7 +93,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument('--cache-dir', type=Path, default=Path('out/actions'))
     p.add_argument('--crop-px', type=int, default=FeatureConfig.crop_px)
     p.add_argument('--flow-layers', default=','.join(map(str, FeatureConfig.flow_layers)))
-    p.add_argument('--models', default=','.join(MODELS), help=f'subset of {",".join(MODELS)}')
+    p.add_argument('--models', default=','.join(DEFAULT_MODELS), help=f'subset of {",".join(MODELS)}')
     p.add_argument('--train-directions', choices=('both', 'forward'), default='both')
     p.add_argument('--epochs', type=int, default=20)
     p.add_argument('--batch-size', type=int, default=128)
@@ -127,6 +131,9 @@ def main(argv=None) -> int:
     log(f'{len(tracks)} observations of {len(tracks.segments())} tracks, {int(known.sum())} with motion labels; '
         'positives per class: ' + ', '.join(f'{c} {int(n)}' for c, n in zip(lab.MOTION_CLASSES, forward[known].sum(0))))
 
+    pixels = None
+    if any(MODELS[m][1] == 'pixel' for m in names):
+        pixels = pixel_maps(video, cache, (config.crop_px // 14) * config.upsample)   # the flow resolution
     # per model: (test row, direction) -> probabilities, gathered over the folds
     scores = {m: {'forward': [], 'reversed': []} for m in names}
     truth = {'forward': [], 'reversed': []}
@@ -144,8 +151,11 @@ def main(argv=None) -> int:
             kind, method = MODELS[name]
             key = method if kind == 'flow' else 'dis'
             if key not in samples:
-                samples[key] = (make_samples(train_cache, config, train_labels, key, known[train_rows]),
-                                make_samples(test_cache, config, test_labels, key, known[test_rows]))
+                flow_method, px = ('dis', pixels) if key == 'pixel' else (key, None)
+                samples[key] = (make_samples(train_cache, config, train_labels, flow_method, known[train_rows],
+                                             None if px is None else px[train_rows]),
+                                make_samples(test_cache, config, test_labels, flow_method, known[test_rows],
+                                             None if px is None else px[test_rows]))
             train, test = samples[key]
             model = build_action_model(model_config(kind, train, config, len(lab.MOTION_CLASSES)))
             params[name] = trainable_parameters(model)
@@ -183,7 +193,7 @@ def main(argv=None) -> int:
 
     ms_backbone = time_backbone(224, threads=args.backbone_threads)
     ms_crop = time_backbone(config.crop_px, threads=args.backbone_threads) if config.crop_px != 224 else ms_backbone
-    ours = names[0]
+    ours = 'flow_dis' if 'flow_dis' in names else names[0]
     result = {
         'video': video.name, 'observations_tested': int(n_test), 'train_directions': args.train_directions,
         'epochs': args.epochs, 'seed': args.seed, 'crop_px': config.crop_px, 'flow_layers': list(config.flow_layers),

@@ -85,7 +85,7 @@ def view_arrays(seq: SequenceFeatures) -> tuple[np.ndarray, np.ndarray]:
 
 
 def make_samples(cache: BackboneCache, config: FeatureConfig, labels: dict[str, np.ndarray], method: str,
-                 valid: np.ndarray | None = None) -> Samples:
+                 valid: np.ndarray | None = None, pixels: np.ndarray | None = None) -> Samples:
     """Samples of the views in `labels` ('forward' and/or 'reversed': (N, C) bool labels of each row).
 
     Args:
@@ -94,10 +94,11 @@ def make_samples(cache: BackboneCache, config: FeatureConfig, labels: dict[str, 
         labels: direction -> (N, C) labels.
         method: flow method (flow.FLOW_METHODS).
         valid: (N,) bool rows that become samples (e.g. rows with a known label); default all.
+        pixels: optional grey crops: the flow of the pixels instead of the attention maps (a control).
     """
     motions, windows, tokens = [], [], None
     for direction in labels:
-        seq = sequence_features(cache, config, method, direction)
+        seq = sequence_features(cache, config, method, direction, pixels)
         motion, window = view_arrays(seq)
         motions.append(motion)
         windows.append(window)
