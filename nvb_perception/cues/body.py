@@ -38,9 +38,17 @@ def point_segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.nd
     return np.linalg.norm(p - (a + t[:, None] * ab), axis=-1)
 
 
-def polygon_distance(p: np.ndarray, poly: np.ndarray) -> np.ndarray:
-    """Distance of points p (N, 2) to a closed polygon (K, 2): 0 inside, else to the nearest edge."""
-    a, b = poly, np.roll(poly, -1, axis=0)
+def polygon_distance(p: np.ndarray, poly: np.ndarray, far: float = math.inf) -> np.ndarray:
+    """Distance of points p (N, 2) to a closed polygon (K, 2): 0 inside, else to the nearest edge.
+
+    Points farther than `far` from the polygon's bounding box get their distance to that box instead (a lower
+    bound, cheap): callers only need exact values near their thresholds.
+    """
+    lo, hi = poly.min(0), poly.max(0)
+    box = np.linalg.norm(np.maximum(np.maximum(lo - p, p - hi), 0.0), axis=-1)
+    if box.min() > far:
+        return box
+    a, b = poly, np.concatenate([poly[1:], poly[:1]])
     ab = b - a                                                           # (K, 2)
     ap = p[:, None, :] - a[None]                                         # (N, K, 2)
     t = np.clip((ap * ab).sum(-1) / np.maximum((ab * ab).sum(-1), 1e-12), 0.0, 1.0)
@@ -50,6 +58,9 @@ def polygon_distance(p: np.ndarray, poly: np.ndarray) -> np.ndarray:
     with np.errstate(divide='ignore', invalid='ignore'):
         cross = ((y0 > y) != (y1 > y)) & (x < (x1 - x0) * (y - y0) / (y1 - y0) + x0)
     return np.where(cross.sum(1) % 2 == 1, 0.0, d)
+
+
+FAR_TORSO = 0.5                    # torso lengths: beyond this, distances need not be exact (thresholds ~0.1)
 
 
 @dataclass(eq=False)
@@ -151,7 +162,7 @@ class Body:
         if hand is None or not (self.face_poly is not None or self.face_circle is not None) or not self.torso > 0:
             return math.nan, 0.0
         if self.face_poly is not None:
-            gap = float(polygon_distance(hand, self.face_poly).min())
+            gap = float(polygon_distance(hand, self.face_poly, FAR_TORSO * self.torso).min())
         else:
             centre, radius = self.face_circle
             gap = max(0.0, float(np.linalg.norm(hand - centre, axis=1).min()) - radius)
@@ -169,7 +180,7 @@ class Body:
         high = hand[(hand - hip_mid) @ down <= -0.15 * self.torso]         # 0.15 torso above the hip line
         best, what = math.inf, ''
         if len(high):
-            best, what = float(polygon_distance(high, quad).min()), 'torso'
+            best, what = float(polygon_distance(high, quad, FAR_TORSO * self.torso).min()), 'torso'
         o = SIDE[other]
         for a, b in ((f'{o}_sh', f'{o}_el'), (f'{o}_el', f'{o}_wr')):
             if a in self.joints and b in self.joints:
