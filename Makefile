@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint demo bench-pose bench-ergonomics eval-lifting eval-ergonomics lock clean
+.PHONY: setup test lint demo bench-pose bench-ergonomics eval-lifting eval-ergonomics eval-cues bench-cues lock clean
 
 setup:
 	@scripts/setup.sh
@@ -30,6 +30,12 @@ eval-lifting: setup
 
 eval-ergonomics: setup
 	@$(ENV) && python -m nvb_perception.tools.eval_ergonomics $(EVAL_ARGS)
+
+eval-cues: setup
+	@$(ENV) && python -m nvb_perception.tools.eval_cues $(EVAL_ARGS)
+
+bench-cues: setup
+	@$(ENV) && python benchmarks/bench_cues.py $(BENCH_ARGS)
 
 # Re-resolve requirements.in into requirements.lock in a throw-away venv.
 lock:

@@ -5,7 +5,7 @@ from setuptools import find_packages, setup
 
 PACKAGE = 'nvb_perception'
 
-NODES = ['video_publisher', 'recorder', 'pose_node', 'lifting_node', 'risk_node']
+NODES = ['video_publisher', 'recorder', 'pose_node', 'lifting_node', 'risk_node', 'cue_node']
 TOOLS = {
     'nvb-export-models': 'nvb_perception.tools.export_models:main',
     'nvb-build-engines': 'nvb_perception.tools.build_engines:main',
@@ -16,6 +16,8 @@ TOOLS = {
     'nvb-export-lifter': 'nvb_perception.training.export_lifter:main',
     'nvb-eval-lifter': 'nvb_perception.training.eval_lifter:main',
     'nvb-eval-ergonomics': 'nvb_perception.tools.eval_ergonomics:main',
+    'nvb-export-face-hands': 'nvb_perception.tools.export_face_hands:main',
+    'nvb-eval-cues': 'nvb_perception.tools.eval_cues:main',
 }
 
 setup(

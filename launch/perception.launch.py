@@ -32,6 +32,7 @@ def generate_launch_description():
         DeclareLaunchArgument('pose', default_value='true', description='Start the 2D pose node'),
         DeclareLaunchArgument('lifting', default_value='true', description='Start the 2D->3D lifting node'),
         DeclareLaunchArgument('risk', default_value='true', description='Start the RULA/REBA risk node'),
+        DeclareLaunchArgument('cues', default_value='true', description='Start the non-verbal cue node'),
         DeclareLaunchArgument('video', default_value='',
                               description='Play this video/bag as the camera (empty: use a real camera topic)'),
         Node(package='nvb_perception', executable='video_publisher', namespace=namespace,
@@ -43,4 +44,7 @@ def generate_launch_description():
              remappings=remap_image, condition=IfCondition(LaunchConfiguration('lifting'))),
         Node(package='nvb_perception', executable='risk_node', namespace=namespace, parameters=common,
              condition=IfCondition(LaunchConfiguration('risk'))),
+        Node(package='nvb_perception', executable='cue_node', namespace=namespace,
+             parameters=common + [PathJoinSubstitution([FindPackageShare('nvb_perception'), 'config', 'cues.yaml'])],
+             remappings=remap_image, condition=IfCondition(LaunchConfiguration('cues'))),
     ])

