@@ -96,12 +96,14 @@ class Outputs:
             self._csv_file.close()
 
 
-def run(estimator, frames, outputs: Outputs, progress_every: int = 0) -> RunSummary:
-    """Process every frame into the outputs and return the summary."""
+def run(estimator, frames, outputs: Outputs, progress_every: int = 0, cue_recorder=None) -> RunSummary:
+    """Process every frame into the outputs and return the summary (cues too when a CueRecorder is given)."""
     summary = RunSummary()
     try:
         for bgr, frame, ms in estimate_frames(estimator, frames):
             outputs.write(bgr, frame)
+            if cue_recorder is not None:
+                cue_recorder(bgr, frame)
             summary.frames += 1
             active = [s for s in frame.skeletons if s.track_state <= 1]
             summary.people_per_frame.append(len(active))

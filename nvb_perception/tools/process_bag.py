@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 from nvb_perception.errors import PerceptionError
-from nvb_perception.tools.process_video import add_pose_args, make_estimator, prepare_out
+from nvb_perception.tools.process_video import (add_pose_args, finish_cues, make_cue_recorder, make_estimator,
+                                                prepare_out)
 
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 
@@ -52,7 +53,9 @@ def main(argv=None) -> int:
         estimator = make_estimator(args)
         out = prepare_out(args)
         outputs = Outputs(out / 'skeletons_bag', out / 'overlay.mp4', out / 'skeletons.csv', args.fps, args.storage)
-        summary = run(estimator, frames, outputs, progress_every=100)
+        cues = make_cue_recorder(args)
+        summary = run(estimator, frames, outputs, progress_every=100, cue_recorder=cues)
+        finish_cues(cues, out)
     except PerceptionError as error:
         print(f'nvb-process-bag: {error}', file=sys.stderr)
         return 2

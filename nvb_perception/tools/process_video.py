@@ -24,6 +24,7 @@ def add_pose_args(parser: argparse.ArgumentParser) -> None:
                         help='also detect in overlapping tiles of this size (small, far-away people; 0 = off)')
     parser.add_argument('--storage', default='mcap', choices=('mcap', 'sqlite3'))
     parser.add_argument('--frame-id', default='camera_optical_frame')
+    parser.add_argument('--cues', action='store_true', help='also run the cue stage: cues.csv + cue_timeline.png')
 
 
 def make_estimator(args):
@@ -34,6 +35,23 @@ def make_estimator(args):
                                                 landmark_variant=args.variant, max_people=args.max_people,
                                                 smoothing=not args.no_smoothing,
                                                 detector_tile_px=getattr(args, 'tile_px', 0)))
+
+
+def make_cue_recorder(args):
+    """The cue stage's offline recorder when --cues is given, else None."""
+    if not args.cues:
+        return None
+    from nvb_perception.assets import model_dir
+    from nvb_perception.cues.stage import CueStage, CueStageConfig
+    from nvb_perception.cues.timeline import CueRecorder
+    return CueRecorder(CueStage.from_config(CueStageConfig(model_dir=str(args.model_dir or model_dir()))))
+
+
+def finish_cues(recorder, out: Path) -> None:
+    """Write the cue timeline of an offline run."""
+    if recorder is not None:
+        csv_path, png = recorder.close(out)
+        print(f'wrote {csv_path.name}, {png.name}')
 
 
 def prepare_out(args) -> Path:
@@ -65,7 +83,9 @@ def main(argv=None) -> int:
         frames = ((Stamp(f.stamp_ns, args.frame_id), f.bgr)
                   for f in iter_video_frames(args.source, max_frames=args.max_frames))
         outputs = Outputs(out / 'skeletons_bag', out / 'overlay.mp4', out / 'skeletons.csv', fps, args.storage)
-        summary = run(estimator, frames, outputs, progress_every=100)
+        cues = make_cue_recorder(args)
+        summary = run(estimator, frames, outputs, progress_every=100, cue_recorder=cues)
+        finish_cues(cues, out)
     except PerceptionError as error:
         print(f'nvb-process-video: {error}', file=sys.stderr)
         return 2

@@ -26,9 +26,10 @@ def test_process_video_outputs_and_determinism(assets, tmp_path, capsys):
     video = assets / 'data' / 'opencv' / 'vtest.avi'
     for run in ('a', 'b'):
         code = process_video.main([str(video), '--out', str(tmp_path / run), '--max-frames', str(N),
-                                   '--tile-px', '288'])
+                                   '--tile-px', '288'] + (['--cues'] if run == 'a' else []))
         assert code == 0
     assert 'people per frame' in capsys.readouterr().out
+    assert (tmp_path / 'a' / 'cues.csv').exists() and (tmp_path / 'a' / 'cue_timeline.png').exists()
     frames = skeleton_frames(tmp_path / 'a' / 'skeletons_bag')
     assert len(frames) == N and [f.stamp.stamp_ns for f in frames] == [i * 10**8 for i in range(N)]
     assert all(f.image_size == (768, 576) for f in frames) and any(f.skeletons for f in frames)
