@@ -157,6 +157,7 @@ def main(argv=None) -> int:
                                 make_samples(test_cache, config, test_labels, flow_method, known[test_rows],
                                              None if px is None else px[test_rows]))
             train, test = samples[key]
+            torch.manual_seed(args.seed)     # the initial weights do not depend on the models trained before
             model = build_action_model(model_config(kind, train, config, len(lab.MOTION_CLASSES)))
             params[name] = trainable_parameters(model)
             start = time.time()

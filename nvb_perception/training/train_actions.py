@@ -265,6 +265,7 @@ def main(argv=None) -> int:
     samples = make_samples(cache, config, labels, args.flow, valid)
     kinds = KINDS if args.kind == 'all' else (args.kind,)
     for kind in kinds:
+        torch.manual_seed(args.seed)
         model = build_action_model(model_config(kind, samples, config, len(classes)))
         start = time.time()
         history = fit(model, samples, args.epochs, args.batch_size, args.lr, seed=args.seed, log=print)
