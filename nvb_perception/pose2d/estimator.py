@@ -67,7 +67,9 @@ class PoseConfig:
     detector_tile_px: int = 0                    # 0 or [64, 8192]: also detect in tiles (far-away people)
     lost_frames: int = 15                        # [0, 100000] frames a track stays LOST before TERMINATED
     prefer: tuple[str, ...] = BACKENDS           # runtimes to try, in order
-    threads: int | None = None                   # ONNX Runtime intra-op threads; None = one per core
+    # ONNX Runtime intra-op threads; None = one per core. 1 by default: on 2 cores with other nodes or jobs
+    # running, a 2-thread pool halved the speed (25.7 vs 47.8 ms per frame at load 1, benchmarks/bench_pose.py)
+    threads: int | None = 1
 
     def __post_init__(self):
         if self.landmark_variant not in VARIANTS:

@@ -58,6 +58,8 @@ class PoseNode(Node):
                                      'far-away people at a higher detector cost', low=0, high=8192),
             lost_frames=declare(self, 'lost_frames', 15, 'Frames a lost track is kept before it terminates',
                                 low=0, high=100000),
+            threads=declare(self, 'threads', 1, 'ONNX Runtime threads per model (0 = one per core)',
+                            low=0, high=64, read_only=True) or None,
             prefer=tuple(declare(self, 'backends', ['tensorrt', 'onnxruntime'],
                                  'Runtimes to try in order (tensorrt, onnxruntime)', read_only=True)),
         )
