@@ -2,13 +2,16 @@
 
     lifting_node --ros-args -p model:=/path/lifter_temporal.onnx
 
-Subscribes `skeletons_2d` (Skeleton2DArray) and, optionally, `camera_info` (with calibrated intrinsics the
-output is rotated exactly into the optical frame; without them it is in the root-ray frame, which differs by
-the angle between the optical axis and the person). Publishes `skeletons_3d` (Skeleton3DArray) with the source
-stamp and frame, `skeleton_markers` (MarkerArray, RViz) and `/diagnostics`. A causal window per track: no
-future frames, so latency is one model call.
+Subscribes `skeletons_2d` (Skeleton2DArray) and, optionally, `camera_info`. With calibrated intrinsics the
+output is in the camera optical frame with an estimated root position (root_relative=false; depth from the
+lifted skeleton's metric size, see lifting/root.py). Without camera_info, or with an uncalibrated one (K all
+zero), a warning says so and the output stays root-relative in the root-ray frame, which differs from the
+optical frame by the angle between the optical axis and the person. Publishes `skeletons_3d` (Skeleton3DArray)
+with the source stamp and frame, `skeleton_markers` (MarkerArray, RViz) and `/diagnostics`. A causal window per
+track: no future frames, so latency is one model call.
 """
 import time
+from dataclasses import replace
 
 import numpy as np
 from rclpy.node import Node
@@ -18,7 +21,8 @@ from visualization_msgs.msg import MarkerArray
 
 from nvb_perception.assets import model_dir, require_file
 from nvb_perception.errors import PerceptionError
-from nvb_perception.lifting.lifter import Lifter
+from nvb_perception.lifting.lifter import Lifter, to_h36m
+from nvb_perception.lifting.root import estimate_root
 from nvb_perception.ros.convert import skeleton2d_frame_from_msg, skeleton3d_frame_to_msg
 from nvb_perception.ros.markers import delete_marker, skeleton_marker
 from nvb_perception.ros.node_utils import Diagnostics, declare, run
@@ -44,6 +48,7 @@ class LiftingNode(Node):
                            read_only=True)
         self.lifter = Lifter.from_path(require_file(model, 'lifter model'), prefer=tuple(backends))
         self.camera_matrix = None
+        self._skeleton_frames = 0
         self.publisher = self.create_publisher(Skeleton3DArray, 'skeletons_3d', 10)
         self.markers = self.create_publisher(MarkerArray, 'skeleton_markers', 10)
         self.diagnostics = Diagnostics(self)
@@ -68,7 +73,12 @@ class LiftingNode(Node):
         try:
             frame = skeleton2d_frame_from_msg(msg)
             live = [s for s in frame.skeletons if s.track_state in LIVE and _finite(s)]
-            lifted = {s.track_id: s for s in self.lifter(live, camera_matrix=self.camera_matrix)}
+            lifted = {}
+            for s2, s3 in zip(live, self.lifter(live, camera_matrix=self.camera_matrix)):
+                lifted[s2.track_id] = s3 if self.camera_matrix is None else self._place(s3, s2)
+            if self.camera_matrix is None and self.camera_info_missing():
+                self.get_logger().warning('no camera_info received: 3D skeletons stay root-relative, in the '
+                                          'root-ray frame', throttle_duration_sec=30.0)
         except (ValueError, PerceptionError) as error:
             self.diagnostics.count('frames_dropped')
             self.diagnostics.warning = f'dropped skeletons: {error}'
@@ -91,6 +101,19 @@ class LiftingNode(Node):
             self.markers.publish(markers)
         self.diagnostics.processing_ms.append((time.perf_counter() - start) * 1e3)
         self.diagnostics.values['tracks'] = str(len(lifted))
+
+    def _place(self, s3: Skeleton3D, s2) -> Skeleton3D:
+        """Add the estimated root position (scale assumption: lifting/root.py) when enough joints are seen."""
+        keypoints, confidence = to_h36m(s2)
+        root = estimate_root(s3.positions, keypoints, confidence, self.camera_matrix)
+        if root is None:
+            return s3
+        return replace(s3, positions=s3.positions + root.astype(np.float32), root_relative=False)
+
+    def camera_info_missing(self) -> bool:
+        """True once skeletons have flowed for a few seconds without any CameraInfo."""
+        self._skeleton_frames += 1
+        return 'camera_info' not in self.diagnostics.values and self._skeleton_frames > 30
 
     def _marker(self, header, s: Skeleton3D):
         offset = np.array([0.0, 0.0, self.marker_depth]) if s.root_relative else np.zeros(3)
