@@ -1,4 +1,5 @@
-"""Where fetched data, pretrained weights and exported models live (filled by `make setup`)."""
+"""Where fetched data, pretrained weights and exported models live (filled by `make setup`); file hashes."""
+import hashlib
 import os
 from pathlib import Path
 
@@ -25,3 +26,15 @@ def require_file(path: str | Path, what: str) -> Path:
         raise ModelFileError(f'{what} not found: {path}. Run `make setup` (or nvb-export-models) to create it, '
                              'or set NVB_PERCEPTION_ASSETS to the folder that holds it')
     return path
+
+
+HASH_CHUNK_BYTES = 1 << 20   # model files are tens to hundreds of MB: hash them in chunks, memory stays flat
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(HASH_CHUNK_BYTES), b''):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -21,12 +21,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nvb_perception.errors import BackendError, ConfigError, ModelFileError
+from nvb_perception.assets import file_sha256  # noqa: F401 - part of this module's API
 
 PRECISIONS = ('fp32', 'fp16')
 DEFAULT_ENGINE_DIR = Path('engines')   # relative to the working directory, as for `nvb-build-engines`
 ENGINE_SUFFIX = '.engine'
 SIDECAR_SUFFIX = '.json'
-_CHUNK_BYTES = 1 << 20                  # hash in 1 MiB chunks: ONNX files can be hundreds of MB
 
 Shape = tuple[int, ...]
 ShapeRanges = tuple[tuple[str, Shape, Shape, Shape], ...]   # (input name, min, opt, max), sorted by name
@@ -102,15 +102,6 @@ class EngineKey:
     def from_json(cls, data: Mapping) -> 'EngineKey':
         """Inverse of `to_json`; raises KeyError/TypeError/ConfigError on a malformed dict."""
         return cls(**{**data, 'shapes': data.get('shapes') or {}})
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Return the SHA-256 hex digest of a file, read in chunks so memory stays flat."""
-    digest = hashlib.sha256()
-    with open(path, 'rb') as stream:
-        for chunk in iter(lambda: stream.read(_CHUNK_BYTES), b''):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _slug(text: str) -> str:

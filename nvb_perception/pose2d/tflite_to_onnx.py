@@ -32,7 +32,6 @@ UnsupportedOpError naming every unsupported op before anything is built.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from collections import Counter
 from pathlib import Path
@@ -43,6 +42,7 @@ from onnx import helper, numpy_helper
 
 from nvb_perception.errors import PerceptionError
 from nvb_perception.pose2d.tflite_model import TFLiteModel, read_tflite
+from nvb_perception.assets import file_sha256  # noqa: F401 - used by the exporters through this module
 
 OPSET = 17
 CONVERTER_VERSION = 3  # bump when the emitted graph changes, so exported models are rebuilt (2: dynamic_batch,
@@ -257,10 +257,6 @@ def make_batch_dynamic(model: onnx.ModelProto) -> None:
     kept = [t for t in graph.initializer if t.name in used]   # the replaced batch-1 shapes (ORT warns on each)
     del graph.initializer[:]
     graph.initializer.extend(kept)
-
-
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def convert(tflite_path: str | Path, onnx_path: str | Path | None = None,

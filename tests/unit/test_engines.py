@@ -75,7 +75,8 @@ def test_onnx_bytes_change_path(onnx_file, key, tmp_path):
 
 
 def test_file_sha256_reads_in_chunks(tmp_path, monkeypatch):
-    monkeypatch.setattr(engines, '_CHUNK_BYTES', 7)
+    import nvb_perception.assets
+    monkeypatch.setattr(nvb_perception.assets, 'HASH_CHUNK_BYTES', 7)
     path = tmp_path / 'blob'
     path.write_bytes(bytes(range(256)) * 3)
     import hashlib
