@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint demo bench-pose bench-ergonomics eval-lifting eval-ergonomics eval-cues bench-cues lock clean
+.PHONY: setup test lint demo bench-pose bench-ergonomics eval-lifting eval-ergonomics eval-cues bench-cues eval-actions bench-actions lock clean
 
 setup:
 	@scripts/setup.sh
@@ -36,6 +36,12 @@ eval-cues: setup
 
 bench-cues: setup
 	@$(ENV) && python benchmarks/bench_cues.py $(BENCH_ARGS)
+
+eval-actions: setup
+	@$(ENV) && python -m nvb_perception.training.eval_actions $(EVAL_ARGS)
+
+bench-actions: setup
+	@$(ENV) && python benchmarks/bench_actions.py $(BENCH_ARGS)
 
 # Re-resolve requirements.in into requirements.lock in a throw-away venv.
 lock:

@@ -5,7 +5,7 @@ from setuptools import find_packages, setup
 
 PACKAGE = 'nvb_perception'
 
-NODES = ['video_publisher', 'recorder', 'pose_node', 'lifting_node', 'risk_node', 'cue_node']
+NODES = ['video_publisher', 'recorder', 'pose_node', 'lifting_node', 'risk_node', 'cue_node', 'action_node']
 TOOLS = {
     'nvb-export-models': 'nvb_perception.tools.export_models:main',
     'nvb-build-engines': 'nvb_perception.tools.build_engines:main',
@@ -18,6 +18,10 @@ TOOLS = {
     'nvb-eval-ergonomics': 'nvb_perception.tools.eval_ergonomics:main',
     'nvb-export-face-hands': 'nvb_perception.tools.export_face_hands:main',
     'nvb-eval-cues': 'nvb_perception.tools.eval_cues:main',
+    'nvb-extract-vit': 'nvb_perception.tools.extract_vit:main',
+    'nvb-train-actions': 'nvb_perception.training.train_actions:main',
+    'nvb-export-actions': 'nvb_perception.training.export_actions:main',
+    'nvb-eval-actions': 'nvb_perception.training.eval_actions:main',
 }
 
 setup(

@@ -33,6 +33,8 @@ def generate_launch_description():
         DeclareLaunchArgument('lifting', default_value='true', description='Start the 2D->3D lifting node'),
         DeclareLaunchArgument('risk', default_value='true', description='Start the RULA/REBA risk node'),
         DeclareLaunchArgument('cues', default_value='true', description='Start the non-verbal cue node'),
+        DeclareLaunchArgument('actions', default_value='false',
+                              description='Start the action node (needs a head trained with nvb-train-actions)'),
         DeclareLaunchArgument('video', default_value='',
                               description='Play this video/bag as the camera (empty: use a real camera topic)'),
         Node(package='nvb_perception', executable='video_publisher', namespace=namespace,
@@ -47,4 +49,6 @@ def generate_launch_description():
         Node(package='nvb_perception', executable='cue_node', namespace=namespace,
              parameters=common + [PathJoinSubstitution([FindPackageShare('nvb_perception'), 'config', 'cues.yaml'])],
              remappings=remap_image, condition=IfCondition(LaunchConfiguration('cues'))),
+        Node(package='nvb_perception', executable='action_node', namespace=namespace, parameters=common,
+             remappings=remap_image, condition=IfCondition(LaunchConfiguration('actions'))),
     ])
