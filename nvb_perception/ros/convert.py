@@ -63,6 +63,12 @@ def skeleton2d_frame_to_msg(f: t.Skeleton2DFrame) -> Skeleton2DArray:
                            skeletons=[skeleton2d_to_msg(s) for s in f.skeletons])
 
 
+def skeleton2d_frame_to_cdr(f: t.Skeleton2DFrame) -> bytes:
+    """Skeleton2DFrame -> the serialized Skeleton2DArray a node would publish (for bags written offline)."""
+    from rclpy.serialization import serialize_message
+    return serialize_message(skeleton2d_frame_to_msg(f))
+
+
 def skeleton2d_frame_from_msg(m: Skeleton2DArray) -> t.Skeleton2DFrame:
     """Skeleton2DArray -> Skeleton2DFrame."""
     return t.Skeleton2DFrame(stamp=header_from_msg(m.header), image_size=(m.image_width, m.image_height),

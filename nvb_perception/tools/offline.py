@@ -71,10 +71,8 @@ class Outputs:
         """Append one frame to every output."""
         if self.bag:
             # rclpy serialization (no DDS): the same CDR the live node publishes
-            from rclpy.serialization import serialize_message
-
-            from nvb_perception.ros.convert import skeleton2d_frame_to_msg
-            self.bag.write(SKELETON_TOPIC, frame.stamp.stamp_ns, serialize_message(skeleton2d_frame_to_msg(frame)))
+            from nvb_perception.ros.convert import skeleton2d_frame_to_cdr
+            self.bag.write(SKELETON_TOPIC, frame.stamp.stamp_ns, skeleton2d_frame_to_cdr(frame))
         if self.video_path:
             if self.video is None:
                 h, w = bgr.shape[:2]
