@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint demo bench-pose bench-ergonomics eval-lifting eval-ergonomics eval-cues bench-cues eval-actions bench-actions lock clean
+.PHONY: setup test lint demo bench-pose bench-ergonomics eval-lifting eval-ergonomics eval-cues bench-cues eval-actions bench-actions action-model lock clean
 
 setup:
 	@scripts/setup.sh
@@ -39,6 +39,11 @@ bench-cues: setup
 
 eval-actions: setup
 	@$(ENV) && python -m nvb_perception.training.eval_actions $(EVAL_ARGS)
+
+# an action head trained on vtest.avi's motion labels, where action_node looks by default
+action-model: setup
+	@$(ENV) && python -m nvb_perception.training.train_actions --video "$$NVB_PERCEPTION_ASSETS/data/opencv/vtest.avi" \
+	  --motion-labels --kind flow --out out/actions/model --export
 
 bench-actions: setup
 	@$(ENV) && python benchmarks/bench_actions.py $(BENCH_ARGS)
