@@ -32,7 +32,7 @@ from nvb_perception.errors import PerceptionError
 from nvb_perception.imaging import numpy_to_image_fields
 from nvb_perception.ros.convert import action_frame_to_msg, header_from_msg, skeleton2d_frame_from_msg
 from nvb_perception.ros.images import converter_name, image_msg_to_bgr8
-from nvb_perception.ros.node_utils import Diagnostics, declare, run
+from nvb_perception.ros.node_utils import Diagnostics, NewestWorker, declare, run
 from nvb_perception.types import TrackState
 from nvb_perception_msgs.msg import ActionArray, Skeleton2DArray
 
@@ -107,11 +107,7 @@ class ActionNode(Node):
         self._skeletons: OrderedDict[int, Skeleton2DArray] = OrderedDict()
         self._lock = threading.Lock()
         self._last_stamp_ns = None
-        self._latest = None
-        self._wake = threading.Condition()
-        self._running = True
-        self._worker = threading.Thread(target=self._work, daemon=True)
-        self._worker.start()
+        self._worker = NewestWorker(lambda pair: self.process(*pair))
 
     def on_image(self, msg: Image) -> None:
         """Buffer the image until its skeletons come (or hand it on directly in whole-frame mode)."""
@@ -154,22 +150,9 @@ class ActionNode(Node):
         if self._last_stamp_ns is not None and 0 <= stamp - self._last_stamp_ns < period_ns * 0.999:
             self.diagnostics.count('frames_rate_limited')
             return
-        with self._wake:
-            if self._latest is not None:
-                self.diagnostics.count('frames_skipped')
-            self._latest = (image, skeletons)
-            self._last_stamp_ns = stamp
-            self._wake.notify()
-
-    def _work(self) -> None:
-        while True:
-            with self._wake:
-                while self._latest is None and self._running:
-                    self._wake.wait(0.5)
-                if not self._running:
-                    return
-                (image, skeletons), self._latest = self._latest, None
-            self.process(image, skeletons)
+        self._last_stamp_ns = stamp
+        if self._worker.offer((image, skeletons)):
+            self.diagnostics.count('frames_skipped')
 
     def process(self, image: Image, skeletons) -> None:
         """Decode, recognise, publish; bad frames are dropped with a throttled warning."""
@@ -203,10 +186,7 @@ class ActionNode(Node):
 
     def close(self) -> None:
         """Stop the worker thread and release the models."""
-        with self._wake:
-            self._running = False
-            self._wake.notify()
-        self._worker.join(timeout=5)
+        self._worker.close()
         self.recognizer.close()
 
 

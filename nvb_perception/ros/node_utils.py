@@ -1,6 +1,7 @@
 """Small helpers every node uses: declared parameters, a clean main(), diagnostics, message type lookup."""
 import importlib
 import sys
+import threading
 import time
 from collections import deque
 
@@ -119,3 +120,44 @@ class Diagnostics:
         msg = DiagnosticArray(status=[self.status()])
         msg.header.stamp = self.node.get_clock().now().to_msg()
         self.publisher.publish(msg)
+
+
+class NewestWorker:
+    """Process items in a worker thread, always the newest: an item still waiting is replaced, never queued.
+
+    Nodes that are slower than their camera use it so they add no latency; `offer` returns True when it
+    replaced (skipped) a waiting item, for the node's counters.
+    """
+
+    def __init__(self, process):
+        self._process = process
+        self._latest = None
+        self._wake = threading.Condition()
+        self._running = True
+        self._thread = threading.Thread(target=self._work, daemon=True)
+        self._thread.start()
+
+    def offer(self, item) -> bool:
+        """Hand over the newest item; True if an unprocessed one was dropped for it."""
+        with self._wake:
+            skipped = self._latest is not None
+            self._latest = item
+            self._wake.notify()
+        return skipped
+
+    def _work(self) -> None:
+        while True:
+            with self._wake:
+                while self._latest is None and self._running:
+                    self._wake.wait(0.5)
+                if not self._running:
+                    return
+                item, self._latest = self._latest, None
+            self._process(item)
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop after the item in progress."""
+        with self._wake:
+            self._running = False
+            self._wake.notify()
+        self._thread.join(timeout=timeout)

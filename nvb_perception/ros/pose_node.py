@@ -7,7 +7,6 @@ QoS and the optional `camera_info`. Always works on the newest frame: frames tha
 processed are skipped and counted, so a slow machine adds no latency. Publishes `skeletons_2d` with the source
 stamp and frame, an optional `overlay` image, and `/diagnostics`.
 """
-import threading
 import time
 
 from rclpy.node import Node
@@ -21,7 +20,7 @@ from nvb_perception.imaging import numpy_to_image_fields
 from nvb_perception.pose2d.estimator import PoseConfig, PoseEstimator
 from nvb_perception.ros.convert import header_from_msg, skeleton2d_frame_to_msg
 from nvb_perception.ros.images import converter_name, image_msg_to_bgr8
-from nvb_perception.ros.node_utils import Diagnostics, declare, run
+from nvb_perception.ros.node_utils import Diagnostics, NewestWorker, declare, run
 from nvb_perception.types import Skeleton2DFrame
 from nvb_perception_msgs.msg import Skeleton2DArray
 
@@ -77,12 +76,8 @@ class PoseNode(Node):
             self.create_subscription(CompressedImage, 'image/compressed', self.on_image, qos)
         self.camera_info = None
         self.create_subscription(CameraInfo, 'camera_info', self.on_camera_info, qos_profile_sensor_data)
-        self._latest = None
-        self._wake = threading.Condition()
-        self._running = True
         self._last_done = None
-        self._worker = threading.Thread(target=self._work, daemon=True)
-        self._worker.start()
+        self._worker = NewestWorker(self.process)
 
     def on_camera_info(self, msg: CameraInfo) -> None:
         """Keep the newest calibration (reported in diagnostics; pixels need no intrinsics)."""
@@ -92,21 +87,8 @@ class PoseNode(Node):
     def on_image(self, msg) -> None:
         """Hand the newest frame to the worker; a frame still waiting is replaced and counted as skipped."""
         self.diagnostics.arrival()
-        with self._wake:
-            if self._latest is not None:
-                self.diagnostics.count('frames_skipped')
-            self._latest = msg
-            self._wake.notify()
-
-    def _work(self) -> None:
-        while True:
-            with self._wake:
-                while self._latest is None and self._running:
-                    self._wake.wait(0.5)
-                if not self._running:
-                    return
-                msg, self._latest = self._latest, None
-            self.process(msg)
+        if self._worker.offer(msg):
+            self.diagnostics.count('frames_skipped')
 
     def process(self, msg) -> None:
         """Decode, estimate, publish; bad frames are dropped with a throttled warning."""
@@ -140,10 +122,7 @@ class PoseNode(Node):
 
     def close(self) -> None:
         """Stop the worker thread."""
-        with self._wake:
-            self._running = False
-            self._wake.notify()
-        self._worker.join(timeout=5)
+        self._worker.close()
 
 
 def main(args=None):
