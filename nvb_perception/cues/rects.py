@@ -25,7 +25,7 @@ import numpy as np
 
 from nvb_perception.pose2d.anchors import ssd_anchors
 from nvb_perception.pose2d.detector import SCORE_CLIPPING, weighted_nms
-from nvb_perception.pose2d.roi import normalize_radians, warp
+from nvb_perception.pose2d.roi import box_matrix, normalize_radians, warp
 
 
 @dataclass(frozen=True)
@@ -51,12 +51,7 @@ class Rect:
 
     def matrix(self, out_size: int) -> np.ndarray:
         """(3, 3) image px -> crop px perspective matrix, built as ImageToTensorCalculator does."""
-        import cv2
-        box = ((np.float32(self.center_x), np.float32(self.center_y)),
-               (np.float32(self.width), np.float32(self.height)), np.float32(math.degrees(self.rotation)))
-        src = cv2.boxPoints(box).astype(np.float32)
-        dst = np.array([[0, out_size], [0, 0], [out_size, 0], [out_size, out_size]], np.float32)
-        return cv2.getPerspectiveTransform(src, dst)
+        return box_matrix(self.center_x, self.center_y, self.width, self.height, self.rotation, out_size)
 
     def corners(self) -> np.ndarray:
         """(4, 2) px corners (crop top-left, top-right, bottom-right, bottom-left)."""

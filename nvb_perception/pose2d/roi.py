@@ -67,12 +67,7 @@ class Roi:
         getPerspectiveTransform onto the crop corners (0, S), (0, 0), (S, 0), (S, S): the ROI's edges map to
         crop 0 and S (not pixel centres).
         """
-        import cv2
-        rect = ((np.float32(self.center_x), np.float32(self.center_y)),
-                (np.float32(self.size), np.float32(self.size)), np.float32(self.rotation * 180.0 / math.pi))
-        src = cv2.boxPoints(rect).astype(np.float32)
-        dst = np.array([[0, out_size], [0, 0], [out_size, 0], [out_size, out_size]], np.float32)
-        return cv2.getPerspectiveTransform(src, dst)
+        return box_matrix(self.center_x, self.center_y, self.size, self.size, self.rotation, out_size)
 
     def corners(self) -> np.ndarray:
         """(4, 2) image px corners: top-left, top-right, bottom-right, bottom-left in crop terms."""
@@ -82,6 +77,21 @@ class Roi:
         """(4,) axis-aligned box x0, y0, x1, y1 (px) enclosing the rotated square."""
         c = self.corners()
         return np.concatenate([c.min(0), c.max(0)])
+
+
+def box_matrix(center_x: float, center_y: float, width: float, height: float, rotation: float,
+               out_size: int) -> np.ndarray:
+    """(3, 3) image px -> crop px matrix of a rotated box (rad), as MediaPipe's ImageToTensorCalculator builds it.
+
+    cv::boxPoints of the float32 RotatedRect (angle in degrees) -> getPerspectiveTransform onto the crop corners
+    (0, S), (0, 0), (S, 0), (S, S). Shared by the pose ROIs and the face/hand rectangles of the cue stage.
+    """
+    import cv2
+    box = ((np.float32(center_x), np.float32(center_y)), (np.float32(width), np.float32(height)),
+           np.float32(rotation * 180.0 / math.pi))
+    src = cv2.boxPoints(box).astype(np.float32)
+    dst = np.array([[0, out_size], [0, 0], [out_size, 0], [out_size, out_size]], np.float32)
+    return cv2.getPerspectiveTransform(src, dst)
 
 
 def roi_from_alignment(center_px, scale_px, scale: float = ROI_SCALE,
