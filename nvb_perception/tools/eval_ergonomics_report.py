@@ -89,8 +89,9 @@ def tables(s: dict, band_names: list[str]) -> str:
         for m in METHODS:
             a = (s['overall'] if b == 'overall' else s['per_band'][b])[m.lower()]
             label = 'overall (3 bands pooled)' if b == 'overall' else f'band {b} deg'
-            lines.append(f'{label:<30} {m:<6} {a["n"]:>6} {fmt_num(a["kappa"], 3):>8} {fmt_num(a["level_agreement"], 1):>7} '
-                         f'{fmt_num(a["exact_agreement"], 1):>7} {fmt_num(a["within_one"], 1):>8} {fmt_num(a["mean_truth"]):>10} '
+            lines.append(f'{label:<30} {m:<6} {a["n"]:>6} {fmt_num(a["kappa"], 3):>8} '
+                         f'{fmt_num(a["level_agreement"], 1):>7} {fmt_num(a["exact_agreement"], 1):>7} '
+                         f'{fmt_num(a["within_one"], 1):>8} {fmt_num(a["mean_truth"]):>10} '
                          f'{fmt_num(a["mean_lifted"]):>11}')
     labels = {'test': 'held-out file, all bands', 'val': 'held-out segments, all bands'}
     for src, per in s['per_source'].items():
@@ -98,7 +99,8 @@ def tables(s: dict, band_names: list[str]) -> str:
             a = per[m.lower()]
             lines.append(f'{labels[src]:<30} {m:<6} {a["n"]:>6} {fmt_num(a["kappa"], 3):>8} '
                          f'{fmt_num(a["level_agreement"], 1):>7} {fmt_num(a["exact_agreement"], 1):>7} '
-                         f'{fmt_num(a["within_one"], 1):>8} {fmt_num(a["mean_truth"]):>10} {fmt_num(a["mean_lifted"]):>11}')
+                         f'{fmt_num(a["within_one"], 1):>8} {fmt_num(a["mean_truth"]):>10} '
+                         f'{fmt_num(a["mean_lifted"]):>11}')
     lines.append(f'targets: kappa_w >= {TARGET_KAPPA}, action-level agreement >= {TARGET_LEVEL_PCT:.0f} %; '
                  'overall kappa_w 95 % CI (bootstrap over camera views): ' + ', '.join(
                      f'{m} {fmt_num(s["overall"][m.lower()]["kappa_ci95"][0], 3)}..'
@@ -110,8 +112,8 @@ def tables(s: dict, band_names: list[str]) -> str:
         cells = []
         for m in METHODS:
             g = s['segments'][m.lower()].get(seg)
-            cells.append(f'{fmt_num(g["agreement"], 1):>12} {fmt_num(g["mean_diff"], 2):>10} {fmt_num(g["unobserved"], 1):>11}'
-                         if g else f'{"-":>12} {"-":>10} {"-":>11}')
+            cells.append(f'{fmt_num(g["agreement"], 1):>12} {fmt_num(g["mean_diff"], 2):>10} '
+                         f'{fmt_num(g["unobserved"], 1):>11}' if g else f'{"-":>12} {"-":>10} {"-":>11}')
         lines.append(f'{seg:<16} ' + ' '.join(cells))
     lines += ['', 'Angle error of the lifted pose (every joint used), degrees:',
               f'{"angle":<26} {"RMSE":>6} {"bias":>6} ' + ' '.join(f'{"RMSE " + b:>12}' for b in band_names)]
