@@ -97,7 +97,10 @@ class ActionNode(Node):
         self.diagnostics.values.update({'backend': self.recognizer.backend_name, 'image_converter': converter_name(),
                                         'classes': ','.join(self.recognizer.classes), 'rate_hz': f'{self.rate_hz:g}'})
         self.publisher = self.create_publisher(ActionArray, 'actions', 10)
-        self.heatmap_pub = self.create_publisher(Image, 'action_heatmap', qos_profile_sensor_data)
+        # reliable: matches best-effort and reliable viewers alike, and a reliable reader gets every ~1 MB
+        # heatmap (best-effort loses fragments of large images with Fast DDS default transports)
+        self.heatmap_pub = self.create_publisher(Image, 'action_heatmap',
+                                                 QoSProfile(depth=2, reliability=ReliabilityPolicy.RELIABLE))
         qos = qos_profile_sensor_data if image_qos == 'sensor_data' else QoSProfile(
             depth=2, reliability=ReliabilityPolicy.RELIABLE)
         self.create_subscription(Image, 'image', self.on_image, qos)

@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from rclpy.qos import qos_profile_sensor_data
+from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
 from nvb_perception.actions.labels import MOTION_CLASSES
@@ -62,9 +62,10 @@ def run_chain(assets, head, log_dir, n, rate, **action_params):
     player = NodeProcess('video_publisher', {'source': str(assets / 'data' / 'opencv' / 'vtest.avi'), 'rate': rate,
                                              'stamp': 'source', 'wait_for_subscribers': 2, 'max_frames': n})
     with TopicListener(TOPICS) as listener, ProcessGraph([pose, action], log_dir) as graph:
-        # the heatmap is a camera-like best-effort topic: subscribe with sensor-data QoS
+        # reliable reader: best-effort ~1 MB images lose fragments with Fast DDS default transports
         heatmaps = []
-        listener.node.create_subscription(Image, 'action_heatmap', heatmaps.append, qos_profile_sensor_data)
+        listener.node.create_subscription(Image, 'action_heatmap', heatmaps.append,
+                                          QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         image_pub = listener.publisher('image', 'sensor_msgs/msg/Image')
         assert listener.wait_for_subscribers(image_pub, 2, 90), graph.logs()
         player.start(graph.env, log_dir)
