@@ -71,8 +71,8 @@ def draw_heatmaps(bgr: np.ndarray, result) -> np.ndarray:
 class ActionNode(Node):
     """Publish action probabilities for the live tracks of the newest matched image."""
 
-    def __init__(self, recognizer: ActionRecognizer | None = None):
-        super().__init__('action_node')
+    def __init__(self, recognizer: ActionRecognizer | None = None, **node_options):
+        super().__init__('action_node', **node_options)
         image_qos = declare(self, 'image_qos', 'sensor_data', 'QoS of the image subscription: sensor_data or '
                             'reliable', choices=('sensor_data', 'reliable'), read_only=True)
         backbone = declare(self, 'backbone_model', str(model_dir() / BACKBONE_FILE),
@@ -178,6 +178,7 @@ class ActionNode(Node):
         msg = action_frame_to_msg(result.frame)
         msg.header = image.header
         self.publisher.publish(msg)
+        self.diagnostics.latency(msg.header.stamp)
         self.diagnostics.processing_ms.append((time.perf_counter() - start) * 1e3)
         self.diagnostics.values['backbone_ms'] = f'{result.timings_ms["backbone"]:.1f}'
         self.diagnostics.values['flow_head_ms'] = f'{result.timings_ms["flow"] + result.timings_ms["head"]:.1f}'

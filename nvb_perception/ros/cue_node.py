@@ -58,8 +58,8 @@ def declare_cue_config(node) -> CueConfig:
 class CueNode(Node):
     """Publish cue events per person from images and skeletons."""
 
-    def __init__(self, stage: CueStage | None = None):
-        super().__init__('cue_node')
+    def __init__(self, stage: CueStage | None = None, **node_options):
+        super().__init__('cue_node', **node_options)
         self.use_image = declare(self, 'use_image', True, 'Run the face and hand models on the images',
                                  read_only=True)
         self.use_3d = declare(self, 'use_skeletons_3d', True, 'Wait for and use Skeleton3DArray of each frame',
@@ -168,6 +168,7 @@ class CueNode(Node):
         msg = cue_frame_to_msg(result.cues)
         msg.header = m2.header
         self.publisher.publish(msg)
+        self.diagnostics.latency(msg.header.stamp)
         d = self.diagnostics
         d.processing_ms.append((time.perf_counter() - start) * 1e3)
         d.values.update({'face_ms': f'{result.face_ms:.1f}', 'hands_ms': f'{result.hands_ms:.1f}',

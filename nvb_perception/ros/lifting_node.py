@@ -36,8 +36,8 @@ LIVE = (TrackState.NEW, TrackState.TRACKED)
 class LiftingNode(Node):
     """Lift every tracked person's 2D skeleton to 3D."""
 
-    def __init__(self):
-        super().__init__('lifting_node')
+    def __init__(self, **node_options):
+        super().__init__('lifting_node', **node_options)
         model = declare(self, 'model', str(model_dir() / 'lifter_temporal.onnx'), 'Exported lifter (ONNX)',
                         read_only=True)
         self.use_camera_info = declare(self, 'use_camera_info', True,
@@ -97,6 +97,7 @@ class LiftingNode(Node):
                     markers.markers.append(delete_marker(msg.header, 'skeleton_3d', s.track_id))
             out.append(s3)
         self.publisher.publish(skeleton3d_frame_to_msg(Skeleton3DFrame(frame.stamp, tuple(out))))
+        self.diagnostics.latency(msg.header.stamp)
         if markers.markers:
             self.markers.publish(markers)
         self.diagnostics.processing_ms.append((time.perf_counter() - start) * 1e3)

@@ -80,6 +80,7 @@ class Diagnostics:
         self.node = node
         self.hardware_id = hardware_id
         self.processing_ms = deque(maxlen=window)
+        self.latency_ms = deque(maxlen=window)
         self.arrivals = deque(maxlen=window)
         self.counters: dict[str, int] = {}
         self.values: dict[str, str] = {}
@@ -95,6 +96,15 @@ class Diagnostics:
         """Record an input message arrival (for the input rate)."""
         self.arrivals.append(time.monotonic())
 
+    def latency(self, stamp) -> None:
+        """Record the age of an output when it is published: node clock now minus the camera stamp it carries.
+
+        The camera stamp travels unchanged through every stage, so this is the latency from the camera to this
+        node's output (sim time when use_sim_time is set, then it is measured against /clock).
+        """
+        now_ns = self.node.get_clock().now().nanoseconds
+        self.latency_ms.append((now_ns - (stamp.sec * 10**9 + stamp.nanosec)) / 1e6)
+
     def input_rate_hz(self) -> float:
         """Input rate over the window."""
         if len(self.arrivals) < 2 or self.arrivals[-1] == self.arrivals[0]:
@@ -109,6 +119,10 @@ class Diagnostics:
             p50, p95 = np.percentile(np.asarray(self.processing_ms), [50, 95])
             values['processing_ms_p50'] = f'{p50:.2f}'
             values['processing_ms_p95'] = f'{p95:.2f}'
+        if self.latency_ms:
+            p50, p95 = np.percentile(np.asarray(self.latency_ms), [50, 95])
+            values['latency_ms_p50'] = f'{p50:.2f}'      # camera stamp -> this node's output
+            values['latency_ms_p95'] = f'{p95:.2f}'
         values.update({k: str(v) for k, v in self.counters.items()})
         level = DiagnosticStatus.WARN if self.warning else DiagnosticStatus.OK
         return DiagnosticStatus(level=level, name=f'{self.node.get_fully_qualified_name()}',

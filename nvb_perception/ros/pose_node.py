@@ -28,8 +28,8 @@ from nvb_perception_msgs.msg import Skeleton2DArray
 class PoseNode(Node):
     """Publish 2D skeletons for the newest camera image."""
 
-    def __init__(self, estimator: PoseEstimator | None = None):
-        super().__init__('pose_node')
+    def __init__(self, estimator: PoseEstimator | None = None, **node_options):
+        super().__init__('pose_node', **node_options)
         transport = declare(self, 'image_transport', 'raw', 'Subscribe to raw images or image/compressed',
                             choices=('raw', 'compressed'), read_only=True)
         image_qos = declare(self, 'image_qos', 'sensor_data',
@@ -110,6 +110,7 @@ class PoseNode(Node):
         skeletons = tuple(p.skeleton for p in result.people)
         frame = Skeleton2DFrame(stamp=stamp, image_size=(bgr.shape[1], bgr.shape[0]), skeletons=skeletons)
         self.publisher.publish(skeleton2d_frame_to_msg(frame))
+        self.diagnostics.latency(msg.header.stamp)
         self.diagnostics.processing_ms.append((time.perf_counter() - start) * 1e3)
         self.diagnostics.values['tracks'] = str(sum(1 for s in skeletons if s.track_state <= 1))
         if self.publish_overlay:

@@ -17,8 +17,8 @@ from nvb_perception.ros.node_utils import Diagnostics, declare, message_class, r
 class Recorder(Node):
     """Subscribe to topics in serialized form and append every message to a bag."""
 
-    def __init__(self):
-        super().__init__('recorder')
+    def __init__(self, **node_options):
+        super().__init__('recorder', **node_options)
         output = declare(self, 'output', '', 'Bag folder to create (must not exist)', read_only=True)
         topics = declare(self, 'topics', [''], "Topics to record: 'name' or 'name:pkg/msg/Type'", read_only=True)
         storage = declare(self, 'storage', 'mcap', 'Bag storage format', choices=STORAGES, read_only=True)

@@ -28,8 +28,8 @@ METHODS = ('RULA', 'REBA')
 class RiskNode(Node):
     """Score every tracked person's posture with RULA and/or REBA."""
 
-    def __init__(self):
-        super().__init__('risk_node')
+    def __init__(self, **node_options):
+        super().__init__('risk_node', **node_options)
         methods = declare(self, 'methods', list(METHODS), 'Methods to compute (RULA, REBA)', read_only=True)
         if not methods or any(m not in METHODS for m in methods):
             raise ConfigError(f'parameter methods={methods}: each must be one of {list(METHODS)}')
@@ -94,6 +94,7 @@ class RiskNode(Node):
                 risks.append(risk)
                 markers.markers.append(self._label(msg.header, method, s, risk, i))
         self.publisher.publish(ergonomic_risk_frame_to_msg(ErgonomicRiskFrame(frame.stamp, tuple(risks))))
+        self.diagnostics.latency(msg.header.stamp)
         if markers.markers:
             self.markers.publish(markers)
         self.diagnostics.processing_ms.append((time.perf_counter() - start) * 1e3)

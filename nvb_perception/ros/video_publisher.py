@@ -39,8 +39,8 @@ def camera_info(width: int, height: int, hfov_deg: float, frame_id: str) -> Came
 class VideoPublisher(Node):
     """Publish frames of a video/folder/bag at a chosen rate, then exit (or loop)."""
 
-    def __init__(self):
-        super().__init__('video_publisher')
+    def __init__(self, **node_options):
+        super().__init__('video_publisher', **node_options)
         self.source = declare(self, 'source', '', 'Video file, image folder or rosbag2 folder to play',
                               read_only=True)
         self.rate = declare(self, 'rate', 1.0, 'Playback speed: 1.0 = recorded rate, 0.0 = as fast as possible',
