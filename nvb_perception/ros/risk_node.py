@@ -14,12 +14,12 @@ from rclpy.node import Node
 from visualization_msgs.msg import MarkerArray
 
 from nvb_perception.ergonomics import COUPLINGS, LOAD_PATTERNS, ExposureTracker, RebaInputs, RulaInputs
-from nvb_perception.errors import ConfigError, PerceptionError
+from nvb_perception.errors import ConfigError
 from nvb_perception.ros.convert import ergonomic_risk_frame_to_msg, skeleton3d_frame_from_msg
+from nvb_perception.pipeline import score_frame
 from nvb_perception.ros.markers import delete_marker, text_marker
 from nvb_perception.ros.node_utils import Diagnostics, declare, run
 from nvb_perception.skeleton import H36M
-from nvb_perception.types import ErgonomicRiskFrame, TrackState
 from nvb_perception_msgs.msg import ErgonomicRiskArray, Skeleton3DArray
 
 METHODS = ('RULA', 'REBA')
@@ -72,33 +72,22 @@ class RiskNode(Node):
             self.diagnostics.count('time_went_backwards')
             self.get_logger().warning('time went backwards: exposure timers restart', throttle_duration_sec=5.0)
         self.last_stamp_ns = frame.stamp.stamp_ns
-        risks, markers = [], MarkerArray()
-        for s in frame.skeletons:
-            if s.track_state == TrackState.TERMINATED:
-                for method, tracker in self.trackers.items():
-                    tracker.drop(s.track_id)
-                    markers.markers.append(delete_marker(msg.header, f'risk/{method}', s.track_id))
-                continue
-            if s.track_state == TrackState.LOST:
-                continue
-            if s.joint_set != 'h36m17' or len(s.positions) != len(H36M):
-                self._drop(f'track {s.track_id}: joint set {s.joint_set!r} with {len(s.positions)} joints; '
-                           'expected h36m17')
-                continue
-            for i, (method, tracker) in enumerate(self.trackers.items()):
-                try:
-                    risk = tracker.update(s.track_id, frame.stamp.stamp_ns, s.positions, s.confidence)
-                except PerceptionError as error:
-                    self._drop(f'track {s.track_id}: {error}')
-                    continue
-                risks.append(risk)
-                markers.markers.append(self._label(msg.header, method, s, risk, i))
-        self.publisher.publish(ergonomic_risk_frame_to_msg(ErgonomicRiskFrame(frame.stamp, tuple(risks))))
+        result = score_frame(self.trackers, frame)
+        for why in result.problems:
+            self._drop(why)
+        markers = MarkerArray()
+        for track_id in result.ended:
+            markers.markers += [delete_marker(msg.header, f'risk/{m}', track_id) for m in self.trackers]
+        rows = {}
+        for method, skeleton, risk in result.scored:
+            row = rows[skeleton.track_id] = rows.get(skeleton.track_id, -1) + 1
+            markers.markers.append(self._label(msg.header, method, skeleton, risk, row))
+        self.publisher.publish(ergonomic_risk_frame_to_msg(result.risks))
         self.diagnostics.latency(msg.header.stamp)
         if markers.markers:
             self.markers.publish(markers)
         self.diagnostics.processing_ms.append((time.perf_counter() - start) * 1e3)
-        self.diagnostics.values['tracks'] = str(len({r.track_id for r in risks}))
+        self.diagnostics.values['tracks'] = str(len(rows))
 
     def _label(self, header, method, skeleton, risk, row):
         head = skeleton.positions[H36M.HEAD].astype(float)
