@@ -191,3 +191,19 @@ def blazepose_to_h36m(points: np.ndarray, confidence: np.ndarray | None = None):
         c[..., b.LEFT_SHOULDER], c[..., b.LEFT_ELBOW], c[..., b.LEFT_WRIST],
         c[..., b.RIGHT_SHOULDER], c[..., b.RIGHT_ELBOW], c[..., b.RIGHT_WRIST]], axis=-1)
     return out, conf
+
+
+def skeleton2d_problem(skeleton, joint_sets=tuple(JOINT_SETS)) -> str:
+    """Why a 2D skeleton (e.g. from a message) cannot be used, '' when it can.
+
+    Checks the joint set against `joint_sets`, the joint count against that set, and that every keypoint and
+    confidence is finite. Nodes drop (and count) such skeletons instead of failing on them later.
+    """
+    if skeleton.joint_set not in joint_sets:
+        return f'joint set {skeleton.joint_set!r}; expected one of {list(joint_sets)}'
+    expected = len(JOINT_SETS[skeleton.joint_set])
+    if len(skeleton.keypoints) != expected:
+        return f'{len(skeleton.keypoints)} joints for joint set {skeleton.joint_set!r} (expected {expected})'
+    if not (np.isfinite(skeleton.keypoints).all() and np.isfinite(skeleton.confidence).all()):
+        return 'NaN/inf keypoints or confidences'
+    return ''

@@ -9,6 +9,8 @@ hashes and full message definitions, and play back with `ros2 bag play` on a ful
     for record in BagReader('out_bag').messages():
         record.topic, record.msgtype, record.stamp_ns, record.raw
 """
+import sqlite3
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -61,7 +63,7 @@ class BagWriter:
     """Write CDR messages to a new rosbag2 bag (the folder must not exist yet)."""
 
     def __init__(self, path: str | Path, storage: str = 'mcap'):
-        from rosbags.rosbag2 import StoragePlugin, Writer
+        from rosbags.rosbag2 import StoragePlugin, Writer, WriterError
         if storage not in STORAGES:
             raise PerceptionError(f'unknown bag storage {storage!r}; use one of {STORAGES}')
         self.path = Path(path)
@@ -69,7 +71,11 @@ class BagWriter:
             raise PerceptionError(f'bag {self.path} already exists; remove it or choose another name')
         plugin = StoragePlugin.MCAP if storage == 'mcap' else StoragePlugin.SQLITE3
         self._writer = Writer(self.path, version=9, storage_plugin=plugin)
-        self._writer.open()
+        try:
+            self._writer.open()
+        except (OSError, WriterError) as error:
+            why = getattr(error, 'strerror', None) or error
+            raise PerceptionError(f'cannot create bag {self.path}: {why}; choose a folder you can write to') from None
         self._connections = {}
         self.count = 0
 
@@ -109,16 +115,26 @@ class BagReader:
         if not (self.path / 'metadata.yaml').exists():
             raise PerceptionError(f'{self.path} is not a rosbag2 bag (no metadata.yaml)')
 
+    @contextmanager
+    def _reader(self):
+        """An open rosbags Reader; a corrupt or incomplete bag raises PerceptionError naming it (one line)."""
+        from rosbags.rosbag2 import Reader, ReaderError
+        try:
+            with Reader(self.path) as reader:
+                yield reader
+        except (ReaderError, sqlite3.DatabaseError) as error:
+            why = ' '.join(str(error).split()).rstrip('.')
+            raise PerceptionError(f'cannot read bag {self.path}: {why}. The bag is corrupt or incomplete: record it '
+                                  'again, or restore the files its metadata.yaml lists') from None
+
     def topics(self) -> dict[str, str]:
         """Topic name -> message type."""
-        from rosbags.rosbag2 import Reader
-        with Reader(self.path) as reader:
+        with self._reader() as reader:
             return {c.topic: c.msgtype for c in reader.connections}
 
     def messages(self, topics: Iterable[str] | None = None) -> Iterator[BagRecord]:
         """Yield the messages in time order, optionally only of `topics`."""
-        from rosbags.rosbag2 import Reader
-        with Reader(self.path) as reader:
+        with self._reader() as reader:
             wanted = set(topics) if topics is not None else None
             conns = [c for c in reader.connections if wanted is None or c.topic in wanted]
             for conn, stamp_ns, raw in reader.messages(connections=conns):
