@@ -7,11 +7,14 @@ PACKAGE = 'nvb_perception'
 
 NODES = ['video_publisher', 'recorder', 'pose_node', 'lifting_node', 'risk_node', 'cue_node', 'action_node']
 TOOLS = {
+    'nvb-perception': 'nvb_perception.tools.cli:main',
     'nvb-export-models': 'nvb_perception.tools.export_models:main',
     'nvb-build-engines': 'nvb_perception.tools.build_engines:main',
     'nvb-process-video': 'nvb_perception.tools.process_video:main',
     'nvb-process-bag': 'nvb_perception.tools.process_bag:main',
     'nvb-ergo-report': 'nvb_perception.tools.ergo_report:main',
+    'nvb-bag-summary': 'nvb_perception.tools.bag_summary:main',
+    'nvb-render-markers': 'nvb_perception.tools.render_markers:main',
     'nvb-train-lifter': 'nvb_perception.training.train_lifter:main',
     'nvb-export-lifter': 'nvb_perception.training.export_lifter:main',
     'nvb-eval-lifter': 'nvb_perception.training.eval_lifter:main',

@@ -51,6 +51,8 @@ class NodeProcess:
     namespace: str = ''
     params_file: str = ''
     name: str = ''
+    extra_params_files: list = field(default_factory=list)     # loaded after params_file (e.g. cues.yaml)
+    label: str = ''                                            # log file and messages (default: the name)
     process: subprocess.Popen | None = None
     log_path: Path | None = None
 
@@ -61,8 +63,14 @@ class NodeProcess:
             args += ['-r', f'__node:={self.name}']
         if self.namespace:
             args += ['-r', f'__ns:={self.namespace}']
-        if self.params_file:
-            args += ['--params-file', self.params_file]
+        return args + self.ros_args()[1:]
+
+    def ros_args(self) -> list[str]:
+        """--ros-args with the params files, parameters and remappings (not the node name or namespace)."""
+        args = ['--ros-args']
+        for path in [self.params_file, *self.extra_params_files]:
+            if path:
+                args += ['--params-file', path]
         for key, value in self.params.items():
             args += ['-p', _param_arg(key, value)]
         for src, dst in self.remap.items():
@@ -72,11 +80,16 @@ class NodeProcess:
     def start(self, env: dict, log_dir: Path) -> None:
         """Start the process, its output going to log_dir/<name>.log."""
         log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / f'{self.name or self.executable}.log'
-        log = open(self.log_path, 'w')
+        self.log_path = log_dir / f'{self.title}.log'
+        log = open(self.log_path, 'a' if self.process else 'w')     # a restart appends to the same log
         self.process = subprocess.Popen(self.command(), env=env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         log.close()
+
+    @property
+    def title(self) -> str:
+        """How logs and messages name this process."""
+        return self.label or self.name or self.executable
 
     def log(self) -> str:
         """Everything the process printed so far."""
@@ -124,7 +137,7 @@ class ProcessGraph:
 
     def logs(self) -> str:
         """All process logs, for assertion messages."""
-        return '\n'.join(f'--- {n.name or n.executable} ---\n{n.log()}' for n in self.nodes)
+        return '\n'.join(f'--- {n.title} ---\n{n.log()}' for n in self.nodes)
 
 
 class TopicListener:

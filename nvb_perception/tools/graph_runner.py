@@ -1,0 +1,103 @@
+"""Supervise a running graph for `nvb-perception run`: end of video, --duration, --respawn, status table."""
+import time
+
+from nvb_perception.ros.processes import ProcessGraph, TopicListener
+
+DIAGNOSTICS = {'/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray'}
+DRAIN_S = 3.0                # after the last video frame, let the stages finish before stopping
+COLUMNS = (('input_rate_hz', 'in Hz'), ('processing_ms_p95', 'proc p95 ms'), ('latency_ms_p95', 'latency p95 ms'),
+           ('frames_skipped', 'skipped'), ('frames_dropped', 'dropped'))
+
+
+def status_table(listener: TopicListener) -> str:
+    """The newest /diagnostics status of every node as a text table."""
+    latest = {}
+    with listener._lock:
+        records = list(listener.messages['/diagnostics'])
+        listener.messages['/diagnostics'].clear()
+    for _, array in records:
+        for status in array.status:
+            latest[status.name] = status
+    listener.latest = {**getattr(listener, 'latest', {}), **latest}
+    rows = [('node',) + tuple(title for _, title in COLUMNS) + ('status',)]
+    for name, status in sorted(listener.latest.items()):
+        values = {kv.key: kv.value for kv in status.values}
+        rows.append((name,) + tuple(values.get(key, '-') for key, _ in COLUMNS) + (status.message[:60],))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return '\n'.join('  '.join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows)
+
+
+class _Clock:
+    """--duration and --status bookkeeping."""
+
+    def __init__(self, args):
+        self.start = time.monotonic()
+        self.duration, self.every = args.duration, args.status
+        self.next_status = self.start + self.every
+
+    def expired(self) -> bool:
+        return bool(self.duration) and time.monotonic() - self.start >= self.duration
+
+    def status_due(self) -> bool:
+        if not self.every or time.monotonic() < self.next_status:
+            return False
+        self.next_status += self.every
+        return True
+
+
+def _tail(text: str, lines: int = 15) -> str:
+    return '\n'.join('    ' + line for line in text.strip().splitlines()[-lines:])
+
+
+def run_processes(nodes, log_dir, args) -> int:
+    """Start every node as a process; return when the videos end, --duration passes or on Ctrl-C."""
+    clock = _Clock(args)
+    players = [n for n in nodes if n.executable == 'video_publisher']
+    finished, restarts = set(), {}
+    try:
+        with TopicListener(DIAGNOSTICS, depth=200) as listener, ProcessGraph(nodes, log_dir) as graph:
+            while not clock.expired():
+                time.sleep(0.2)
+                for node in nodes:
+                    code = node.process.poll()
+                    if code is None or node.title in finished:
+                        continue
+                    if node in players and code == 0:
+                        finished.add(node.title)
+                        continue
+                    print(f'nvb-perception: {node.title} exited with code {code}:\n{_tail(node.log())}', flush=True)
+                    if not args.respawn or code == 2:       # 2: its configuration is wrong, a restart cannot help
+                        return 1
+                    restarts[node.title] = restarts.get(node.title, 0) + 1
+                    print(f'nvb-perception: restarting {node.title} (restart {restarts[node.title]})', flush=True)
+                    node.start(graph.env, log_dir)
+                if players and all(p.title in finished for p in players):
+                    time.sleep(DRAIN_S)
+                    print('nvb-perception: every video finished', flush=True)
+                    break
+                if clock.status_due():
+                    print(status_table(listener), flush=True)
+            print(status_table(listener), flush=True)
+    except KeyboardInterrupt:
+        print('nvb-perception: stopping', flush=True)
+    return 0
+
+
+def run_composed(nodes, args) -> int:
+    """Create every node in this process on one executor; same stopping rules as run_processes."""
+    from nvb_perception.ros.graph import ComposedGraph
+    clock = _Clock(args)
+    try:
+        with TopicListener(DIAGNOSTICS, depth=200) as listener, ComposedGraph(nodes) as graph:
+            while not clock.expired():
+                time.sleep(0.2)
+                if graph.players_done():
+                    time.sleep(DRAIN_S)
+                    print('nvb-perception: every video finished', flush=True)
+                    break
+                if clock.status_due():
+                    print(status_table(listener), flush=True)
+            print(status_table(listener), flush=True)
+    except KeyboardInterrupt:
+        print('nvb-perception: stopping', flush=True)
+    return 0
