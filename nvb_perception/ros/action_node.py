@@ -166,11 +166,11 @@ class ActionNode(Node):
             people = []
             if skeletons is not None:
                 frame = skeleton2d_frame_from_msg(skeletons)
-                live = [s for s in frame.skeletons if s.track_state in LIVE and np.isfinite(s.bbox).all()]
+                live = [s for s in frame.skeletons if s.track_state in LIVE and self._box_ok(s, bgr.shape)]
                 live.sort(key=lambda s: -(s.bbox[2] - s.bbox[0]) * (s.bbox[3] - s.bbox[1]))
                 people = [(s.track_id, s.bbox) for s in live[:self.max_people]]
             result = self.recognizer(bgr, stamp.stamp_ns, people, frame_id=stamp.frame_id)
-        except (PerceptionError, ValueError) as error:
+        except (PerceptionError, ValueError, cv2.error) as error:     # never let the worker thread die
             self.diagnostics.count('frames_dropped')
             self.diagnostics.warning = f'dropped frame: {error}'
             self.get_logger().warning(f'dropped frame: {error}', throttle_duration_sec=5.0)
@@ -187,6 +187,19 @@ class ActionNode(Node):
             overlay = Image(**numpy_to_image_fields(draw_heatmaps(bgr, result), 'bgr8'))
             overlay.header = image.header
             self.heatmap_pub.publish(overlay)
+
+    def _box_ok(self, skeleton, shape) -> bool:
+        """A box the crop can use: finite, not empty, within one image size of the image; others are counted."""
+        height, width = shape[:2]
+        x0, y0, x1, y1 = (float(v) for v in skeleton.bbox)
+        if np.isfinite(skeleton.bbox).all() and -width <= x0 < x1 <= 2 * width and -height <= y0 < y1 <= 2 * height:
+            return True
+        why = f'track {skeleton.track_id}: unusable box {[round(v, 1) for v in (x0, y0, x1, y1)]} for a ' \
+              f'{width}x{height} image'
+        self.diagnostics.count('skeletons_dropped')
+        self.diagnostics.warning = why
+        self.get_logger().warning(why, throttle_duration_sec=5.0)
+        return False
 
     def close(self) -> None:
         """Stop the worker thread and release the models."""

@@ -6,14 +6,17 @@ Subscribes `skeletons_2d` (Skeleton2DArray), `image` (sensor_msgs/Image, use_ima
 (Skeleton3DArray, use_skeletons_3d:=true). A 2D frame is processed once the image and the 3D frame of the same
 stamp arrived, or sync_timeout_s after it without them (then the face/hand or 3D parts are skipped and counted).
 Publishes `cues` (CueArray: every active cue, and each cue once when it ends, with evidence and an
-explanation), an optional `cue_overlay` image and `/diagnostics`. Per-cue thresholds are parameters named
-cues.<cue>.on / .off / .min_duration_s / .min_gap_s / .max_missing_s (defaults: nvb_perception.cues.definitions).
+explanation), an optional `cue_overlay` image and `/diagnostics`. A frame whose image cannot be decoded is
+dropped; a skeleton with NaN/inf joints or a wrong joint count is treated as lost (both counted). Per-cue
+thresholds are parameters named cues.<cue>.on / .off / .min_duration_s / .min_gap_s / .max_missing_s (defaults:
+nvb_perception.cues.definitions).
 """
 import dataclasses
 import threading
 import time
 from collections import OrderedDict
 
+import numpy as np
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Image
@@ -29,6 +32,8 @@ from nvb_perception.ros.convert import (cue_frame_to_msg, skeleton2d_frame_from_
                                         time_from_msg)
 from nvb_perception.ros.images import image_msg_to_bgr8
 from nvb_perception.ros.node_utils import Diagnostics, declare, run
+from nvb_perception.skeleton import JOINT_SETS, skeleton2d_problem
+from nvb_perception.types import TrackState
 from nvb_perception_msgs.msg import CueArray, Skeleton2DArray, Skeleton3DArray
 
 MAX_BACKLOG = 30                   # frames waiting to be processed; older ones are dropped (and counted)
@@ -85,6 +90,8 @@ class CueNode(Node):
             hand_variant=declare(self, 'hand_variant', 'full', 'Hand landmark model (lite: about 2x faster)',
                                  choices=('full', 'lite'), read_only=True),
             max_people=declare(self, 'max_people', 4, 'People per frame that get face/hand models', low=1, high=32),
+            min_roi_px=declare(self, 'min_roi_px', 40.0, 'Face/hand regions (from the pose) smaller than this many '
+                               'pixels are not modelled (too small for landmarks)', low=0.0, high=10000.0),
             face_refine_every_n=declare(self, 'face_refine_every_n', 10, 'Face detector in the body ROI every N '
                                         'frames per person', low=1, high=10000),
             hand_recrop_every_n=declare(self, 'hand_recrop_every_n', 5, 'Hand re-crop model every N frames',
@@ -99,6 +106,7 @@ class CueNode(Node):
         self.images: OrderedDict[int, object] = OrderedDict()
         self.pending: OrderedDict[int, list] = OrderedDict()      # stamp -> [2D msg, 3D msg or None, arrival]
         self.lock = threading.Lock()
+        self._last_stamp_ns = None
         self.create_subscription(Skeleton2DArray, 'skeletons_2d', self.on_skeletons, 10)
         if self.use_3d:
             self.create_subscription(Skeleton3DArray, 'skeletons_3d', self.on_skeletons_3d, 10)
@@ -151,9 +159,15 @@ class CueNode(Node):
     def process(self, m2, m3, image) -> None:
         """Run the stage on one frame and publish; bad input is dropped with a throttled warning."""
         start = time.perf_counter()
+        stamp_ns = time_from_msg(m2.header.stamp)
+        if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns:
+            # a bag looping or a replay: open events go on (their times are the source's), but say so
+            self.diagnostics.count('time_went_backwards')
+            self.get_logger().warning('time went backwards', throttle_duration_sec=5.0)
+        self._last_stamp_ns = stamp_ns
         try:
-            frame = skeleton2d_frame_from_msg(m2)
-            frame3 = skeleton3d_frame_from_msg(m3) if m3 is not None else None
+            frame = self._usable(skeleton2d_frame_from_msg(m2))
+            frame3 = self._usable_3d(skeleton3d_frame_from_msg(m3)) if m3 is not None else None
             bgr = image_msg_to_bgr8(image) if image is not None else None
             result = self.stage(bgr, frame, frame3)
         except (PerceptionError, ValueError) as error:
@@ -178,6 +192,34 @@ class CueNode(Node):
             overlay = Image(**numpy_to_image_fields(draw_cues(bgr, frame.skeletons, result), 'bgr8'))
             overlay.header = m2.header
             self.overlay_pub.publish(overlay)
+
+    def _usable(self, frame):
+        """The frame with each live skeleton the cue logic cannot take (NaN/inf, joint set or count) made LOST."""
+        skeletons = []
+        for s in frame.skeletons:
+            why = skeleton2d_problem(s) if s.track_state in (TrackState.NEW, TrackState.TRACKED) else ''
+            if why:
+                self._drop_skeleton(f'track {s.track_id}: {why}')
+                s = dataclasses.replace(s, track_state=TrackState.LOST)     # its events age as for a lost track
+            skeletons.append(s)
+        return dataclasses.replace(frame, skeletons=tuple(skeletons))
+
+    def _usable_3d(self, frame):
+        """The 3D frame without skeletons of an unknown joint set, a wrong joint count or NaN/inf positions."""
+        keep = []
+        for s in frame.skeletons:
+            ok = len(s.positions) == len(JOINT_SETS.get(s.joint_set, ())) and np.isfinite(s.positions).all()
+            if ok:
+                keep.append(s)
+            else:
+                self._drop_skeleton(f'3D track {s.track_id}: joint set {s.joint_set!r} with {len(s.positions)} '
+                                    'joints, or NaN/inf positions')
+        return dataclasses.replace(frame, skeletons=tuple(keep))
+
+    def _drop_skeleton(self, why: str) -> None:
+        self.diagnostics.count('skeletons_dropped')
+        self.diagnostics.warning = why
+        self.get_logger().warning(f'skeleton dropped: {why}', throttle_duration_sec=5.0)
 
     def close(self) -> None:
         """Release the models."""
