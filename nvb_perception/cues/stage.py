@@ -52,6 +52,8 @@ class CueStageConfig:
     parallel: bool = True                        # face and hand models in two threads (ORT releases the GIL)
     min_face_presence: float = 0.5
     min_hand_presence: float = 0.5
+    min_roi_px: float = 40.0                     # face/hand ROIs (from the pose) smaller than this are not modelled:
+    #                                              too few pixels for landmarks, and far-away crowds stay cheap
     forget_after_s: float = 5.0                  # a track not reported this long is closed
     cues: CueConfig = field(default_factory=CueConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
@@ -61,6 +63,8 @@ class CueStageConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10000:
                 raise ConfigError(f'{name} must be an int in [1, 10000], got {value!r}')
+        if not 0.0 <= self.min_roi_px <= 10000.0:
+            raise ConfigError(f'min_roi_px must be in [0, 10000], got {self.min_roi_px!r}')
         for name in ('min_face_presence', 'min_hand_presence'):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f'{name} must be in [0, 1], got {getattr(self, name)!r}')
@@ -197,7 +201,11 @@ class CueStage:
             if s.joint_set != 'blazepose33' or float(np.mean(s.confidence[:11])) < FACE_JOINTS_MIN_CONF:
                 track.face = None
                 continue
-            roi = self._face_roi(bgr, track, face_rect_from_pose(s.keypoints))
+            pose_roi = face_rect_from_pose(s.keypoints)
+            if min(pose_roi.width, pose_roi.height) < self.config.min_roi_px:
+                track.face = None
+                continue
+            roi = self._face_roi(bgr, track, pose_roi)
             if roi is not None and roi.usable():
                 rois.append(roi)
                 owners.append(track)
@@ -229,6 +237,8 @@ class CueStage:
                 continue
             track = self.tracks[s.track_id]
             for side, roi in hand_rects_from_pose(s.keypoints, s.confidence).items():
+                if min(roi.width, roi.height) < self.config.min_roi_px:
+                    continue
                 slots.append((track, side))
                 pose_rois.append(roi)
         if not slots:
