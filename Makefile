@@ -4,7 +4,7 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint demo bench-pose bench-ergonomics eval-lifting eval-ergonomics eval-cues bench-cues eval-actions bench-actions action-model lock clean
+.PHONY: setup test lint demo bench-pose bench-ergonomics eval-lifting eval-ergonomics eval-cues bench-cues eval-actions bench-actions bench-graph soak action-model lock clean
 
 setup:
 	@scripts/setup.sh
@@ -47,6 +47,13 @@ action-model: setup
 
 bench-actions: setup
 	@$(ENV) && python benchmarks/bench_actions.py $(BENCH_ARGS)
+
+bench-graph: setup
+	@$(ENV) && python benchmarks/bench_graph.py $(BENCH_ARGS)
+
+# the full graph at 30 Hz for 10 minutes on looped real video: memory and queues must stay flat
+soak: setup
+	@$(ENV) && python benchmarks/soak.py $(SOAK_ARGS)
 
 # Re-resolve requirements.in into requirements.lock in a throw-away venv.
 lock:

@@ -35,7 +35,8 @@ from nvb_perception.types import Stamp  # noqa: E402
 SIZE, HZ = (640, 480), 30.0
 STAGE_PARAMS = {'pose_node': {'image_qos': 'reliable', 'detector_tile_px': 288, 'max_people': 4},
                 'cue_node': {'image_qos': 'reliable'}}
-OUT_TOPICS = {'ergonomic_risk': 'nvb_perception_msgs/msg/ErgonomicRiskArray', 'cues': 'nvb_perception_msgs/msg/CueArray'}
+OUT_TOPICS = {'ergonomic_risk': 'nvb_perception_msgs/msg/ErgonomicRiskArray',
+              'cues': 'nvb_perception_msgs/msg/CueArray'}
 
 
 def load_frames(video: Path, n: int) -> list[np.ndarray]:
@@ -58,7 +59,7 @@ def write_video(frames, path: Path) -> None:
 
 
 def cpu_seconds(pids) -> float:
-    """utime + stime of processes (and their threads) from /proc."""
+    """CPU seconds (user + system) of processes (and their threads) from /proc."""
     tick = os.sysconf('SC_CLK_TCK')
     total = 0
     for pid in pids:
@@ -151,7 +152,8 @@ def run_live(video: Path, frames: int, log_dir: Path, single_process: bool) -> d
 
     from nvb_perception.ros.processes import TopicListener
     sets = [f'{node}.{k}={v}' for node, params in STAGE_PARAMS.items() for k, v in params.items()]
-    sets += ['video_publisher.rate=1.0', f'video_publisher.max_frames={frames}', 'video_publisher.wait_for_subscribers=2']
+    sets += ['video_publisher.rate=1.0', f'video_publisher.max_frames={frames}',
+             'video_publisher.wait_for_subscribers=2']
     cmd = [sys.executable, '-m', 'nvb_perception.tools.cli', 'run', '--video', str(video), '--status', '0',
            '--log-dir', str(log_dir)] + [a for s in sets for a in ('--set', s)]
     if single_process:
