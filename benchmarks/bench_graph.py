@@ -33,8 +33,10 @@ from nvb_perception.pipeline import Pipeline, PipelineConfig  # noqa: E402
 from nvb_perception.types import Stamp  # noqa: E402
 
 SIZE, HZ = (640, 480), 30.0
-STAGE_PARAMS = {'pose_node': {'image_qos': 'reliable', 'detector_tile_px': 288, 'max_people': 4},
-                'cue_node': {'image_qos': 'reliable'}}
+# vtest's pedestrians are small: tiled detection finds them; overlays off, the in-process pipeline draws none
+STAGE_PARAMS = {'pose_node': {'image_qos': 'reliable', 'detector_tile_px': 288, 'max_people': 4,
+                              'publish_overlay': False},
+                'cue_node': {'image_qos': 'reliable', 'publish_overlay': False}}
 OUT_TOPICS = {'ergonomic_risk': 'nvb_perception_msgs/msg/ErgonomicRiskArray',
               'cues': 'nvb_perception_msgs/msg/CueArray'}
 

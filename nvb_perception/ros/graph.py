@@ -5,6 +5,7 @@ launch/perception.launch.py); `ProcessGraph` starts them as separate processes, 
 in this process on one multi-threaded executor (no process boundaries; messages still go through rmw).
 """
 import importlib
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,12 +116,13 @@ class ComposedGraph:
         self.context = rclpy.Context()
         rclpy.init(args=[], context=self.context)
         self.nodes = []
+        self._params_dir = tempfile.TemporaryDirectory(prefix='nvb_graph_params_')
         try:
             for spec in nodes:
                 module = importlib.import_module(f'nvb_perception.ros.{spec.executable}')
                 cls = getattr(module, NODE_CLASSES[spec.executable])
                 self.nodes.append(cls(context=self.context, namespace=spec.namespace or None,
-                                      cli_args=spec.ros_args()))
+                                      cli_args=spec.ros_args(Path(self._params_dir.name))))
         except PerceptionError as error:
             self.close()
             raise ConfigError(f'{spec.title}: {error}') from None
@@ -153,6 +155,7 @@ class ComposedGraph:
             node.destroy_node()
         self.nodes = []
         rclpy.try_shutdown(context=self.context)
+        self._params_dir.cleanup()
 
     def __enter__(self):
         return self

@@ -9,6 +9,7 @@ import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy._rclpy_pybind11 import RCLError
 from rclpy.executors import ExternalShutdownException
 
 from nvb_perception.errors import ConfigError, PerceptionError
@@ -59,6 +60,9 @@ def run(node_factory, args=None) -> int:
             rclpy.spin_once(node, timeout_sec=0.1)
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
+    except RCLError:
+        if rclpy.ok():
+            raise                    # a real failure; during SIGTERM shutdown a publish may hit a dead context
     except PerceptionError as error:
         name = node.get_name() if node else getattr(node_factory, '__name__', 'node')
         print(f'[{name}] error: {error}', file=sys.stderr)

@@ -63,15 +63,20 @@ class NodeProcess:
             args += ['-r', f'__node:={self.name}']
         if self.namespace:
             args += ['-r', f'__ns:={self.namespace}']
-        return args + self.ros_args()[1:]
+        return args + self.ros_args(self.log_path.parent if self.log_path else None)[1:]
 
-    def ros_args(self) -> list[str]:
-        """--ros-args with the params files, parameters and remappings (not the node name or namespace)."""
+    def ros_args(self, params_dir: Path | None = None) -> list[str]:
+        """--ros-args with the params files, parameters and remappings (not the node name or namespace).
+
+        With params files, `params` go into one more file written to params_dir under the node's full name:
+        a `-p` value would lose against a file's node-specific entry (it counts as `/**`).
+        """
         args = ['--ros-args']
-        for path in [self.params_file, *self.extra_params_files]:
-            if path:
-                args += ['--params-file', path]
-        for key, value in self.params.items():
+        files = [p for p in (self.params_file, *self.extra_params_files) if p]
+        as_file = bool(files and self.params and params_dir is not None)
+        for path in files + ([str(self._write_overrides(Path(params_dir)))] if as_file else []):
+            args += ['--params-file', path]
+        for key, value in ({} if as_file else self.params).items():
             args += ['-p', _param_arg(key, value)]
         for src, dst in self.remap.items():
             args += ['-r', f'{src}:={dst}']
@@ -85,6 +90,15 @@ class NodeProcess:
         self.process = subprocess.Popen(self.command(), env=env, stdout=log, stderr=subprocess.STDOUT,
                                         start_new_session=True)
         log.close()
+
+    def _write_overrides(self, folder: Path) -> Path:
+        import yaml
+        folder.mkdir(parents=True, exist_ok=True)
+        full_name = f"{self.namespace.rstrip('/')}/{self.name or self.executable}"
+        path = folder / f'{self.title}.overrides.yaml'
+        path.write_text(yaml.safe_dump({full_name if full_name.startswith('/') else '/' + full_name:
+                                        {'ros__parameters': dict(self.params)}}))
+        return path
 
     @property
     def title(self) -> str:
