@@ -218,9 +218,10 @@ def load_cache(path: str | Path) -> BackboneCache:
     from nvb_perception.actions.labels import load_tracks
     path = Path(path)
     tracks = load_tracks(path.with_name(path.stem + '_tracks.npz'))
-    with np.load(path, allow_pickle=False) as z:
-        return BackboneCache(z['attention'], z['layer_cls'], z['layer_mean'], z['window'], tracks,
-                             json.loads(str(z['meta'])))
+    from nvb_perception.assets import read_npz
+    z = read_npz(path, 'backbone cache', 'The next run computes it again')
+    return BackboneCache(z['attention'], z['layer_cls'], z['layer_mean'], z['window'], tracks,
+                         json.loads(str(z['meta'])))
 
 
 def cache_key(tracks: Tracks, config: FeatureConfig, backbone_sha: str) -> str:
@@ -239,12 +240,12 @@ def ensure_cache(video: str | Path, tracks: Tracks, config: FeatureConfig, cache
     import time
 
     from nvb_perception.actions.backbone import BACKBONE_FILE, AttentionBackbone
-    from nvb_perception.assets import model_dir, require_file
+    from nvb_perception.assets import model_dir, read_json, require_file
     backbone_path = require_file(backbone_path or model_dir() / BACKBONE_FILE,
                                  'ViT backbone (python -m nvb_perception.tools.extract_vit)')
     sidecar = Path(str(backbone_path) + '.json')
     if sidecar.is_file():
-        sha = json.loads(sidecar.read_text()).get('onnx_sha256', '')
+        sha = read_json(sidecar, 'backbone metadata').get('onnx_sha256', '')
     else:
         sha = hashlib.sha256(Path(backbone_path).read_bytes()).hexdigest()
     path = Path(cache_dir) / f'backbone_{cache_key(tracks, config, sha)}.npz'

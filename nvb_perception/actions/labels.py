@@ -168,9 +168,10 @@ def save_tracks(path: str | Path, tracks: Tracks) -> None:
 
 def load_tracks(path: str | Path) -> Tracks:
     """Read tracks written by save_tracks."""
-    with np.load(path, allow_pickle=False) as z:
-        return Tracks(z['frame'], z['track_id'], z['bbox'], z['keypoints'], z['confidence'],
-                      tuple(int(v) for v in z['image_size']), float(z['fps']), int(z['num_frames']))
+    from nvb_perception.assets import read_npz
+    z = read_npz(path, 'tracks', 'The next run computes it again')
+    return Tracks(z['frame'], z['track_id'], z['bbox'], z['keypoints'], z['confidence'],
+                  tuple(int(v) for v in z['image_size']), float(z['fps']), int(z['num_frames']))
 
 
 def reverse_tracks(tracks: Tracks) -> Tracks:

@@ -19,7 +19,6 @@ has no flow, it is the mean attention of the selected maps ('heatmap_is_flow' 0)
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +29,7 @@ from nvb_perception.actions.backbone import AttentionBackbone
 from nvb_perception.actions.features import CropWindows, FeatureConfig, crop_window
 from nvb_perception.actions.flow import (attention_flow, difference_features, flow_features, select_maps,
                                          warp_maps)
-from nvb_perception.errors import ConfigError, ModelFileError
+from nvb_perception.errors import ConfigError
 from nvb_perception.types import Action, ActionFrame, Stamp
 
 TOP_REGIONS = 3
@@ -61,10 +60,9 @@ class RecognitionResult:
 
 def read_head_meta(path: str | Path) -> dict:
     """The JSON written next to the head ONNX by export_actions (classes, features, flow method)."""
-    meta_path = Path(str(path) + '.json')
-    if not meta_path.is_file():
-        raise ModelFileError(f'{meta_path} not found: export the head with nvb_perception.training.export_actions')
-    return json.loads(meta_path.read_text())
+    from nvb_perception.assets import read_json
+    return read_json(Path(str(path) + '.json'), 'action head metadata',
+                     'Export the head with python -m nvb_perception.training.export_actions (or `make action-model`)')
 
 
 class ActionRecognizer:
@@ -97,13 +95,13 @@ class ActionRecognizer:
         from nvb_perception.assets import require_file
         head_path = require_file(head_path, 'action head (nvb_perception.training.export_actions)')
         meta = read_head_meta(head_path)
-        backbone = AttentionBackbone.from_path(backbone_path, prefer=prefer, threads=threads)
-        if prefer and prefer[0] == 'onnxruntime':
+        if prefer and prefer[0] == 'onnxruntime':      # the small head first: a bad one fails before the ViT loads
             from nvb_perception.backends.onnxruntime_backend import OnnxRuntimeBackend
             head = OnnxRuntimeBackend(head_path, threads=1)
         else:
             from nvb_perception.backends import load_backend
             head = load_backend(head_path, prefer=prefer)
+        backbone = AttentionBackbone.from_path(backbone_path, prefer=prefer, threads=threads)
         return cls(backbone, head, meta, **kwargs)
 
     @property

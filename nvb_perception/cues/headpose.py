@@ -125,8 +125,8 @@ class FaceGeometry:
         try:
             mesh, weights = parse_geometry_metadata(Path(path).read_bytes())
         except (OSError, ValueError, IndexError, KeyError, struct.error) as exc:
-            raise ModelFileError(f'cannot read face geometry metadata {path}: {exc}; run nvb-export-face-hands') \
-                from exc
+            raise ModelFileError(f'cannot read face geometry metadata {path}: {exc}; delete it and run `make setup` '
+                                 '(or nvb-export-face-hands)') from exc
         return cls(mesh.T.copy(), weights)
 
     def pose_matrix(self, landmarks_px: np.ndarray, image_size: tuple[int, int]) -> np.ndarray:

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from nvb_perception.backends import Backend, load_backend
+from nvb_perception.errors import ConfigError
 from nvb_perception.lifting.camera import normalize_keypoints, ray_rotation_from_pixel, root_pixel
 from nvb_perception.skeleton import H36M, blazepose_to_h36m
 from nvb_perception.types import Skeleton2D, Skeleton3D, TrackState
@@ -70,8 +71,19 @@ class Lifter:
 
     @classmethod
     def from_path(cls, path: str | Path, prefer: Sequence[str] = ('onnxruntime',), **kwargs) -> 'Lifter':
-        """Open an exported lifter with backends.load_backend (kwargs go to Lifter)."""
-        return cls(load_backend(path, prefer=prefer), **kwargs)
+        """Open an exported lifter with backends.load_backend (kwargs go to Lifter).
+
+        Raises:
+            ModelFileError, BackendError: the file is missing, corrupt or no runtime can load it.
+            ConfigError: the file is a valid model but not a lifter (e.g. another model's ONNX).
+        """
+        backend = load_backend(path, prefer=prefer)
+        try:
+            return cls(backend, **kwargs)
+        except ValueError as error:
+            backend.close()
+            raise ConfigError(f'{path} is not a usable lifter: {error}. Give the ONNX file nvb-export-lifter or '
+                              'nvb-train-lifter wrote') from None
 
     def reset(self, track_id: int | None = None) -> None:
         """Forget one track's window, or every track's."""

@@ -29,10 +29,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from nvb_perception.training.lifter_model import LifterConfig, build_model
 from nvb_perception.assets import file_sha256 as sha256
+from nvb_perception.assets import read_json, read_safetensors
 
 PACKAGE_MODELS = Path(__file__).resolve().parents[1] / 'models'
 DEFAULT_WEIGHTS = PACKAGE_MODELS / 'lifter_temporal.safetensors'
@@ -47,12 +48,13 @@ def default_onnx() -> Path:
 
 
 
+LIFTER_FIX = ('Restore the shipped lifter (nvb_perception/models/lifter_temporal.safetensors and .json, e.g. with '
+              'git checkout) or train one with nvb-train-lifter')
+
+
 def read_meta(weights: Path) -> dict:
-    """The sidecar JSON of a weights file (<stem>.json)."""
-    meta_path = Path(weights).with_suffix('.json')
-    if not meta_path.is_file():
-        raise FileNotFoundError(f'{meta_path} (the LifterConfig of {weights}) not found')
-    return json.loads(meta_path.read_text())
+    """The sidecar JSON of a weights file (<stem>.json); ModelFileError if missing or corrupt."""
+    return read_json(Path(weights).with_suffix('.json'), f'LifterConfig of {weights}', LIFTER_FIX)
 
 
 def load_lifter(weights: str | Path, meta: dict | None = None) -> tuple[torch.nn.Module, dict]:
@@ -60,7 +62,8 @@ def load_lifter(weights: str | Path, meta: dict | None = None) -> tuple[torch.nn
     weights = Path(weights)
     meta = read_meta(weights) if meta is None else meta
     model = build_model(LifterConfig(**meta['config']))
-    state = {k: (v.float() if v.is_floating_point() else v) for k, v in load_file(str(weights)).items()}
+    state = {k: (v.float() if v.is_floating_point() else v)
+             for k, v in read_safetensors(weights, 'lifter weights', LIFTER_FIX).items()}
     model.load_state_dict(state)
     return model.eval(), meta
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from nvb_perception.actions.features import BackboneCache, FeatureConfig, SequenceFeatures, sequence_features
 from nvb_perception.actions.metrics import frame_map
@@ -193,10 +193,11 @@ def save_checkpoint(path: Path, model: ActionModel, meta: dict) -> None:
 
 def load_checkpoint(path: Path) -> tuple[ActionModel, dict]:
     """An ActionModel in eval mode and its JSON sidecar."""
-    path = Path(path)
-    meta = json.loads(path.with_suffix('.json').read_text())
+    from nvb_perception.assets import read_json, read_safetensors
+    path, fix = Path(path), 'Train it again with python -m nvb_perception.training.train_actions'
+    meta = read_json(path.with_suffix('.json'), 'action model metadata', fix)
     model = build_action_model(ActionModelConfig(**meta['model']))
-    model.load_state_dict(load_file(str(path.with_suffix('.safetensors'))))
+    model.load_state_dict(read_safetensors(path.with_suffix('.safetensors'), 'action model weights', fix))
     return model.eval(), meta
 
 

