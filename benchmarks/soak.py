@@ -28,22 +28,6 @@ from bench_graph import STAGE_PARAMS, load_frames, write_video  # noqa: E402
 SAMPLE_S = 5.0
 
 
-def children(pid: int) -> dict[int, str]:
-    """{pid: command name} of the processes whose parent is `pid`."""
-    out = {}
-    for entry in Path('/proc').iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / 'stat').read_text()
-        except OSError:
-            continue
-        name, rest = stat[stat.index('(') + 1:stat.rindex(')')], stat[stat.rindex(')') + 2:].split()
-        if int(rest[1]) == pid:
-            out[int(entry.name)] = name
-    return out
-
-
 def rss_mb(pid: int) -> float | None:
     try:
         for line in Path(f'/proc/{pid}/status').read_text().splitlines():
@@ -77,7 +61,7 @@ def main(argv=None) -> int:
     cmd = [sys.executable, '-m', 'nvb_perception.tools.cli', 'run', '--video', str(video), '--status', '60',
            '--duration', str(duration + 30), '--log-dir', str(args.out / 'logs')] + \
         [a for s in sets for a in ('--set', s)]
-    from nvb_perception.ros.processes import TopicListener
+    from nvb_perception.ros.processes import TopicListener, child_processes
     samples: dict[str, list] = {}
     print(f'soak: {args.minutes:g} min at 30 Hz, 640x480, looped {args.video.name}; RSS every {SAMPLE_S:g} s',
           flush=True)
@@ -89,7 +73,7 @@ def main(argv=None) -> int:
             while time.monotonic() - start < duration and runner.poll() is None:
                 time.sleep(SAMPLE_S)
                 t = time.monotonic() - start
-                for pid, name in children(runner.pid).items():
+                for pid, name in child_processes(runner.pid).items():
                     mb = rss_mb(pid)
                     if mb is not None:
                         samples.setdefault(name, []).append((t, mb))

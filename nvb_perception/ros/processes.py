@@ -33,6 +33,22 @@ def executable_path(name: str) -> str:
     raise PerceptionError(f'executable {name!r} not found; run `make setup` and `source scripts/env.sh`')
 
 
+def child_processes(pid: int) -> dict[int, str]:
+    """{pid: command name} of the processes whose parent is `pid` (from /proc; Linux)."""
+    out = {}
+    for entry in Path('/proc').iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / 'stat').read_text()
+        except OSError:
+            continue
+        name, fields = stat[stat.index('(') + 1:stat.rindex(')')], stat[stat.rindex(')') + 2:].split()
+        if int(fields[1]) == pid:
+            out[int(entry.name)] = name
+    return out
+
+
 def _param_arg(key, value) -> str:
     if isinstance(value, bool):
         value = 'true' if value else 'false'
