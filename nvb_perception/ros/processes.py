@@ -69,12 +69,13 @@ class NodeProcess:
     name: str = ''
     extra_params_files: list = field(default_factory=list)     # loaded after params_file (e.g. cues.yaml)
     label: str = ''                                            # log file and messages (default: the name)
+    wrapper: list = field(default_factory=list)                # runs the node, e.g. ['ip', 'netns', 'exec', 'h1']
     process: subprocess.Popen | None = None
     log_path: Path | None = None
 
     def command(self) -> list[str]:
         """The argv that starts this node."""
-        args = [executable_path(self.executable), '--ros-args']
+        args = [*self.wrapper, executable_path(self.executable), '--ros-args']
         if self.name:
             args += ['-r', f'__node:={self.name}']
         if self.namespace:
