@@ -12,9 +12,11 @@ from array import array
 import cv2
 import numpy as np
 import pytest
+from rclpy.serialization import serialize_message
 from sensor_msgs.msg import CameraInfo, Image
 
 from nvb_perception.imaging import numpy_to_image_fields
+from nvb_perception.io.bag import BagWriter
 from nvb_perception.ros.convert import (action_frame_from_msg, cue_frame_from_msg, ergonomic_risk_frame_from_msg,
                                         skeleton2d_frame_to_msg, skeleton3d_frame_from_msg, skeleton3d_frame_to_msg,
                                         time_to_msg)
@@ -307,7 +309,6 @@ def exits_with_error(node, text: str, code: int = 2) -> None:
 
 @pytest.mark.slow
 def test_video_publisher_bad_sources(assets, tmp_path, log_dir):
-    from nvb_perception.io.bag import BagWriter
     video = (assets / 'data' / 'opencv' / 'vtest.avi').read_bytes()
     (tmp_path / 'notes.avi').write_text('not a video\n')
     (tmp_path / 'header_only.avi').write_bytes(video[:2000])
@@ -317,7 +318,6 @@ def test_video_publisher_bad_sources(assets, tmp_path, log_dir):
     (tmp_path / 'bad_yaml' / 'metadata.yaml').write_text('{{{ not yaml')
     with BagWriter(tmp_path / 'cut_bag') as bag:
         bag.add_topic('/image', 'sensor_msgs/msg/Image')
-        from rclpy.serialization import serialize_message
         for i in range(3):
             bag.write('/image', i, serialize_message(image_msg(np.zeros((8, 8, 3), np.uint8), i)))
     mcap = next((tmp_path / 'cut_bag').glob('*.mcap'))
