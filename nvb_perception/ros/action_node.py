@@ -21,7 +21,6 @@ from collections import OrderedDict
 
 import cv2
 import numpy as np
-from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
@@ -32,6 +31,7 @@ from nvb_perception.errors import PerceptionError
 from nvb_perception.imaging import numpy_to_image_fields
 from nvb_perception.ros.convert import action_frame_to_msg, header_from_msg, skeleton2d_frame_from_msg
 from nvb_perception.ros.images import converter_name, image_msg_to_bgr8
+from nvb_perception.ros.lifecycle import ManagedNode
 from nvb_perception.ros.node_utils import Diagnostics, NewestWorker, declare, run
 from nvb_perception.types import TrackState
 from nvb_perception_msgs.msg import ActionArray, Skeleton2DArray
@@ -68,7 +68,7 @@ def draw_heatmaps(bgr: np.ndarray, result) -> np.ndarray:
     return out
 
 
-class ActionNode(Node):
+class ActionNode(ManagedNode):
     """Publish action probabilities for the live tracks of the newest matched image."""
 
     def __init__(self, recognizer: ActionRecognizer | None = None, **node_options):
@@ -89,13 +89,12 @@ class ActionNode(Node):
         threads = declare(self, 'threads', 2, 'ONNX Runtime threads of the backbone', low=1, high=64, read_only=True)
         backends = declare(self, 'backends', ['onnxruntime'], 'Runtimes to try in order (tensorrt, onnxruntime)',
                            read_only=True)
-        self.recognizer = recognizer or ActionRecognizer.from_paths(backbone, head, prefer=tuple(backends),
-                                                                    threads=threads, whole_frame=self.whole_frame)
-        if self.rate_hz == 0.0:
-            self.rate_hz = 1.0 / self.recognizer.train_period_s
+        self._model_args = dict(backbone=backbone, head=head, prefer=tuple(backends), threads=threads,
+                                whole_frame=self.whole_frame)
+        self.recognizer = recognizer
+        self.requested_rate_hz = self.rate_hz
         self.diagnostics = Diagnostics(self)
-        self.diagnostics.values.update({'backend': self.recognizer.backend_name, 'image_converter': converter_name(),
-                                        'classes': ','.join(self.recognizer.classes), 'rate_hz': f'{self.rate_hz:g}'})
+        self.diagnostics.values['image_converter'] = converter_name()
         self.publisher = self.create_publisher(ActionArray, 'actions', 10)
         # reliable: matches best-effort and reliable viewers alike, and a reliable reader gets every ~1 MB
         # heatmap (best-effort loses fragments of large images with Fast DDS default transports)
@@ -112,9 +111,25 @@ class ActionNode(Node):
         self._last_stamp_ns = None
         self._worker = NewestWorker(lambda pair: self.process(*pair))
 
+    def load_models(self) -> None:
+        """Open the backbone and the head (configure); the default rate is the head's training rate."""
+        if self.recognizer is None:
+            args = dict(self._model_args)
+            self.recognizer = ActionRecognizer.from_paths(args.pop('backbone'), args.pop('head'), **args)
+        self.rate_hz = self.requested_rate_hz or 1.0 / self.recognizer.train_period_s
+        self.diagnostics.values.update({'backend': self.recognizer.backend_name, 'rate_hz': f'{self.rate_hz:g}',
+                                        'classes': ','.join(self.recognizer.classes)})
+
+    def free_models(self) -> None:
+        """Release them (cleanup)."""
+        recognizer, self.recognizer = self.recognizer, None
+        recognizer.close()
+
     def on_image(self, msg: Image) -> None:
         """Buffer the image until its skeletons come (or hand it on directly in whole-frame mode)."""
         self.diagnostics.arrival()
+        if not self.accepting():
+            return
         stamp = header_from_msg(msg.header).stamp_ns
         if self.whole_frame:
             self._offer(msg, None)
@@ -131,6 +146,8 @@ class ActionNode(Node):
 
     def on_skeletons(self, msg: Skeleton2DArray) -> None:
         """Pair with the buffered image of the same stamp (skeletons usually arrive after their image)."""
+        if not self.active:
+            return
         stamp = header_from_msg(msg.header).stamp_ns
         with self._lock:
             image = self._images.pop(stamp, None)
@@ -161,6 +178,9 @@ class ActionNode(Node):
         """Decode, recognise, publish; bad frames are dropped with a throttled warning."""
         start = time.perf_counter()
         stamp = header_from_msg(image.header)
+        recognizer = self.recognizer
+        if recognizer is None:          # cleaned up while the frame waited
+            return
         try:
             bgr = image_msg_to_bgr8(image)
             people = []
@@ -169,7 +189,7 @@ class ActionNode(Node):
                 live = [s for s in frame.skeletons if s.track_state in LIVE and self._box_ok(s, bgr.shape)]
                 live.sort(key=lambda s: -(s.bbox[2] - s.bbox[0]) * (s.bbox[3] - s.bbox[1]))
                 people = [(s.track_id, s.bbox) for s in live[:self.max_people]]
-            result = self.recognizer(bgr, stamp.stamp_ns, people, frame_id=stamp.frame_id)
+            result = recognizer(bgr, stamp.stamp_ns, people, frame_id=stamp.frame_id)
         except (PerceptionError, ValueError, cv2.error) as error:     # never let the worker thread die
             self.diagnostics.count('frames_dropped')
             self.diagnostics.warning = f'dropped frame: {error}'
@@ -204,7 +224,7 @@ class ActionNode(Node):
     def close(self) -> None:
         """Stop the worker thread and release the models."""
         self._worker.close()
-        self.recognizer.close()
+        super().close()
 
 
 def main(args=None):

@@ -17,7 +17,6 @@ import time
 from collections import OrderedDict
 
 import numpy as np
-from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Image
 
@@ -31,6 +30,7 @@ from nvb_perception.imaging import numpy_to_image_fields
 from nvb_perception.ros.convert import (cue_frame_to_msg, skeleton2d_frame_from_msg, skeleton3d_frame_from_msg,
                                         time_from_msg)
 from nvb_perception.ros.images import image_msg_to_bgr8
+from nvb_perception.ros.lifecycle import ManagedNode
 from nvb_perception.ros.node_utils import Diagnostics, declare, run
 from nvb_perception.skeleton import JOINT_SETS, skeleton2d_problem
 from nvb_perception.types import TrackState
@@ -60,7 +60,7 @@ def declare_cue_config(node) -> CueConfig:
     return CueConfig(**values)
 
 
-class CueNode(Node):
+class CueNode(ManagedNode):
     """Publish cue events per person from images and skeletons."""
 
     def __init__(self, stage: CueStage | None = None, **node_options):
@@ -97,8 +97,9 @@ class CueNode(Node):
             hand_recrop_every_n=declare(self, 'hand_recrop_every_n', 5, 'Hand re-crop model every N frames',
                                         low=1, high=10000),
             cues=declare_cue_config(self), baseline=baseline)
-        self.stage = stage or CueStage.from_config(dataclasses.replace(
-            config, face=config.face and self.use_image, hands=config.hands and self.use_image))
+        self.config = dataclasses.replace(config, face=config.face and self.use_image,
+                                          hands=config.hands and self.use_image)
+        self.stage = stage
         self.diagnostics = Diagnostics(self)
         self.publisher = self.create_publisher(CueArray, 'cues', 10)
         # not 'overlay': pose_node publishes that name in the same namespace
@@ -116,7 +117,21 @@ class CueNode(Node):
             self.create_subscription(Image, 'image', self.on_image, qos)
         self.create_timer(0.02, self.flush)
 
+    def load_models(self) -> None:
+        """Open the face and hand models (configure)."""
+        self.stage = self.stage or CueStage.from_config(self.config)
+
+    def free_models(self) -> None:
+        """Release them (cleanup); every person's cue state starts over."""
+        with self.lock:
+            stage, self.stage = self.stage, None
+            self.pending.clear()
+            self.images.clear()
+        stage.close()
+
     def on_image(self, msg: Image) -> None:
+        if not self.active:
+            return
         with self.lock:
             self.images[time_from_msg(msg.header.stamp)] = msg
             while self.images and len(self.images) > 1 and \
@@ -126,6 +141,8 @@ class CueNode(Node):
 
     def on_skeletons(self, msg: Skeleton2DArray) -> None:
         self.diagnostics.arrival()
+        if not self.accepting():
+            return
         with self.lock:
             self.pending.setdefault(time_from_msg(msg.header.stamp), [None, None, time.monotonic()])[0] = msg
             while len(self.pending) > MAX_BACKLOG:            # slower than the input: drop the oldest frames
@@ -134,6 +151,8 @@ class CueNode(Node):
         self.flush()
 
     def on_skeletons_3d(self, msg: Skeleton3DArray) -> None:
+        if not self.active:
+            return
         with self.lock:
             self.pending.setdefault(time_from_msg(msg.header.stamp), [None, None, time.monotonic()])[1] = msg
         self.flush()
@@ -153,7 +172,7 @@ class CueNode(Node):
                 if m2 is not None and missing and waited < self.sync_timeout:
                     return
                 self.pending.popitem(last=False)
-            if m2 is not None:
+            if m2 is not None and self.stage is not None:
                 self.process(m2, m3, image)
 
     def process(self, m2, m3, image) -> None:
@@ -221,9 +240,6 @@ class CueNode(Node):
         self.diagnostics.warning = why
         self.get_logger().warning(f'skeleton dropped: {why}', throttle_duration_sec=5.0)
 
-    def close(self) -> None:
-        """Release the models."""
-        self.stage.close()
 
 
 def main(args=None):

@@ -123,6 +123,8 @@ class ComposedGraph:
                 cls = getattr(module, NODE_CLASSES[spec.executable])
                 self.nodes.append(cls(context=self.context, namespace=spec.namespace or None,
                                       cli_args=spec.ros_args(Path(self._params_dir.name))))
+                if hasattr(self.nodes[-1], 'autostart'):
+                    self.nodes[-1].autostart()
         except PerceptionError as error:
             self.close()
             raise ConfigError(f'{spec.title}: {error}') from None

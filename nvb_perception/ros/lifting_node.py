@@ -14,7 +14,6 @@ with zero confidence and counted; a stamp going backwards restarts every track's
 """
 import time
 import numpy as np
-from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo
 from visualization_msgs.msg import MarkerArray
@@ -24,6 +23,7 @@ from nvb_perception.errors import PerceptionError
 from nvb_perception.lifting.lifter import Lifter
 from nvb_perception.pipeline import lift_frame
 from nvb_perception.ros.convert import skeleton2d_frame_from_msg, skeleton3d_frame_to_msg
+from nvb_perception.ros.lifecycle import ManagedNode
 from nvb_perception.ros.markers import delete_marker, skeleton_marker
 from nvb_perception.ros.node_utils import Diagnostics, declare, run
 from nvb_perception.skeleton import H36M_CONNECTIONS, skeleton2d_problem
@@ -33,20 +33,20 @@ from nvb_perception_msgs.msg import Skeleton2DArray, Skeleton3DArray
 JOINT_SETS = ('blazepose33', 'h36m17')          # what the lifter takes
 
 
-class LiftingNode(Node):
+class LiftingNode(ManagedNode):
     """Lift every tracked person's 2D skeleton to 3D."""
 
     def __init__(self, **node_options):
         super().__init__('lifting_node', **node_options)
-        model = declare(self, 'model', str(model_dir() / 'lifter_temporal.onnx'), 'Exported lifter (ONNX)',
+        self.model = declare(self, 'model', str(model_dir() / 'lifter_temporal.onnx'), 'Exported lifter (ONNX)',
                         read_only=True)
         self.use_camera_info = declare(self, 'use_camera_info', True,
                                        'Rotate into the optical frame with CameraInfo intrinsics when calibrated')
         self.marker_depth = declare(self, 'marker_depth_m', 3.0, 'Depth at which root-relative skeletons are '
                                     'drawn in RViz', low=0.1, high=100.0)
-        backends = declare(self, 'backends', ['tensorrt', 'onnxruntime'], 'Runtimes to try in order',
-                           read_only=True)
-        self.lifter = Lifter.from_path(require_file(model, 'lifter model'), prefer=tuple(backends))
+        self.backends = declare(self, 'backends', ['tensorrt', 'onnxruntime'], 'Runtimes to try in order',
+                                read_only=True)
+        self.lifter = None
         self.camera_matrix = None
         self.camera_size = (0, 0)          # (width, height) of the CameraInfo; 0 = not given
         self._camera_info_received = False
@@ -55,10 +55,19 @@ class LiftingNode(Node):
         self.publisher = self.create_publisher(Skeleton3DArray, 'skeletons_3d', 10)
         self.markers = self.create_publisher(MarkerArray, 'skeleton_markers', 10)
         self.diagnostics = Diagnostics(self)
-        self.diagnostics.values['backend'] = self.lifter.backend.name
         self.diagnostics.values['camera_info'] = 'none received'
         self.create_subscription(CameraInfo, 'camera_info', self.on_camera_info, qos_profile_sensor_data)
         self.create_subscription(Skeleton2DArray, 'skeletons_2d', self.on_skeletons, 10)
+
+    def load_models(self) -> None:
+        """Open the lifter (configure)."""
+        self.lifter = Lifter.from_path(require_file(self.model, 'lifter model'), prefer=tuple(self.backends))
+        self.diagnostics.values['backend'] = self.lifter.backend.name
+
+    def free_models(self) -> None:
+        """Release it (cleanup); every track's window starts over."""
+        self.lifter.close()
+        self.lifter = None
 
     def on_camera_info(self, msg: CameraInfo) -> None:
         """Keep calibrated intrinsics; an all-zero K (uncalibrated camera) is reported, not used."""
@@ -76,6 +85,8 @@ class LiftingNode(Node):
         """Lift the live tracks; pass LOST/TERMINATED notices through so consumers can end their tracks."""
         start = time.perf_counter()
         self.diagnostics.arrival()
+        if not self.accepting():
+            return
         try:
             frame2d = skeleton2d_frame_from_msg(msg)
             self._check_time(frame2d.stamp.stamp_ns)
@@ -140,10 +151,6 @@ class LiftingNode(Node):
         offset = np.array([0.0, 0.0, self.marker_depth]) if s.root_relative else np.zeros(3)
         return skeleton_marker(header, 'skeleton_3d', s.track_id, s.positions + offset, H36M_CONNECTIONS,
                                s.confidence)
-
-    def close(self) -> None:
-        """Free the model."""
-        self.lifter.close()
 
 
 def main(args=None):

@@ -55,6 +55,9 @@ def run(node_factory, args=None) -> int:
     code = 0
     try:
         node = node_factory()
+        autostart = getattr(node, 'autostart', None)     # managed nodes load their models here
+        if autostart:
+            autostart()
         # nodes with a `done` flag (players, recorders with a limit) end on their own
         while rclpy.ok() and not getattr(node, 'done', False):
             rclpy.spin_once(node, timeout_sec=0.1)

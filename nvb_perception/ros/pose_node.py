@@ -9,7 +9,6 @@ stamp and frame, an optional `overlay` image, and `/diagnostics`.
 """
 import time
 
-from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
@@ -20,12 +19,13 @@ from nvb_perception.imaging import numpy_to_image_fields
 from nvb_perception.pose2d.estimator import PoseConfig, PoseEstimator
 from nvb_perception.ros.convert import header_from_msg, skeleton2d_frame_to_msg
 from nvb_perception.ros.images import converter_name, image_msg_to_bgr8
+from nvb_perception.ros.lifecycle import ManagedNode
 from nvb_perception.ros.node_utils import Diagnostics, NewestWorker, declare, run
 from nvb_perception.types import Skeleton2DFrame
 from nvb_perception_msgs.msg import Skeleton2DArray
 
 
-class PoseNode(Node):
+class PoseNode(ManagedNode):
     """Publish 2D skeletons for the newest camera image."""
 
     def __init__(self, estimator: PoseEstimator | None = None, **node_options):
@@ -62,9 +62,8 @@ class PoseNode(Node):
             prefer=tuple(declare(self, 'backends', ['tensorrt', 'onnxruntime'],
                                  'Runtimes to try in order (tensorrt, onnxruntime)', read_only=True)),
         )
-        self.estimator = estimator or PoseEstimator.from_config(config)
+        self.config, self.estimator = config, estimator
         self.diagnostics = Diagnostics(self)
-        self.diagnostics.values['backend'] = self.estimator.backend_name
         self.diagnostics.values['image_converter'] = converter_name()
         self.publisher = self.create_publisher(Skeleton2DArray, 'skeletons_2d', 10)
         self.overlay_pub = self.create_publisher(Image, 'overlay', qos_profile_sensor_data)
@@ -79,6 +78,16 @@ class PoseNode(Node):
         self._last_done = None
         self._worker = NewestWorker(self.process)
 
+    def load_models(self) -> None:
+        """Open the detector and landmark models (configure)."""
+        self.estimator = self.estimator or PoseEstimator.from_config(self.config)
+        self.diagnostics.values['backend'] = self.estimator.backend_name
+
+    def free_models(self) -> None:
+        """Release them (cleanup); tracks start over after the next configure."""
+        estimator, self.estimator = self.estimator, None
+        estimator.close()
+
     def on_camera_info(self, msg: CameraInfo) -> None:
         """Keep the newest calibration (reported in diagnostics; pixels need no intrinsics)."""
         self.camera_info = msg
@@ -87,6 +96,8 @@ class PoseNode(Node):
     def on_image(self, msg) -> None:
         """Hand the newest frame to the worker; a frame still waiting is replaced and counted as skipped."""
         self.diagnostics.arrival()
+        if not self.accepting():
+            return
         if self._worker.offer(msg):
             self.diagnostics.count('frames_skipped')
 
@@ -94,9 +105,12 @@ class PoseNode(Node):
         """Decode, estimate, publish; bad frames are dropped with a throttled warning."""
         start = time.perf_counter()
         stamp = header_from_msg(msg.header)
+        estimator = self.estimator
+        if estimator is None:          # cleaned up while the frame waited
+            return
         try:
             bgr = image_msg_to_bgr8(msg)
-            result = self.estimator(bgr, stamp.stamp_ns)
+            result = estimator(bgr, stamp.stamp_ns)
         except PerceptionError as error:
             self.diagnostics.count('frames_dropped')
             self.diagnostics.warning = f'dropped frame: {error}'
@@ -122,8 +136,9 @@ class PoseNode(Node):
             self.overlay_pub.publish(overlay)
 
     def close(self) -> None:
-        """Stop the worker thread."""
+        """Stop the worker thread, free the models."""
         self._worker.close()
+        super().close()
 
 
 def main(args=None):
