@@ -204,14 +204,16 @@ def draw_grid(img, view: View, ground_y: float, x_range, z_range, cell_m: float 
 
 
 def draw_axes(img, view: View, length_m: float = 0.5) -> None:
-    """The optical frame's axes at its origin: x red, y green, z blue (RViz colours)."""
+    """The optical frame's axes at its origin (x red, y green, z blue, as in RViz) when the view sees the origin."""
+    uv, z = view.project(np.zeros((1, 3)))
+    if z[0] <= NEAR_M:                          # the camera's own view: the origin is the eye itself
+        return
     for axis, color in zip(np.eye(3) * length_m, ((0, 0, 255), (0, 255, 0), (255, 0, 0))):
         seg = _segment(view, (0, 0, 0), axis)
         if seg:
             cv2.line(img, *seg, color, 2, cv2.LINE_AA)
-    uv, z = view.project(np.zeros((1, 3)))
     (u, v), = uv
-    if z[0] > NEAR_M and 0 <= u < img.shape[1] and 0 <= v < img.shape[0]:
+    if 0 <= u < img.shape[1] and 0 <= v < img.shape[0]:
         _text(img, 'camera', (u - 20, v - 10), 0.45, (230, 230, 230), center=False)
 
 
