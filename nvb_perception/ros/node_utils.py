@@ -10,6 +10,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy._rclpy_pybind11 import RCLError
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 
 from nvb_perception.errors import ConfigError, PerceptionError
@@ -27,7 +28,10 @@ def declare(node, name, default, description, *, low=None, high=None, choices=No
         desc.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
     elif low is not None and isinstance(default, int):
         desc.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
-    value = node.declare_parameter(name, default, desc).value
+    try:
+        value = node.declare_parameter(name, default, desc).value
+    except (InvalidParameterTypeException, InvalidParameterValueException) as error:
+        raise ConfigError(f'parameter {name}: {error}') from None      # a user's value, not a bug: one line
     if choices and value not in choices:
         raise ConfigError(f'parameter {name}={value!r} is invalid; must be one of {list(choices)}')
     if low is not None and not low <= value <= high:

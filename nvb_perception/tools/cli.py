@@ -114,7 +114,7 @@ def main(argv=None) -> int:
           f'{"network discovery from the environment" if args.network else "localhost only"}; logs in {log_dir}',
           flush=True)
     signal.signal(signal.SIGTERM, _stop)
-    from nvb_perception.tools.graph_runner import run_composed, run_processes
+    from nvb_perception.ros.runner import run_composed, run_processes
     try:
         if args.single_process:
             return run_composed(nodes, args)

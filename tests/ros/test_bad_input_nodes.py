@@ -354,8 +354,6 @@ def test_recorder_bad_parameters(tmp_path, log_dir):
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason='node_utils.declare lets rclpy\'s InvalidParameterValueException and '
-                   'InvalidParameterTypeException through (a traceback, exit code 1) instead of a ConfigError')
 def test_parameter_out_of_range_or_of_the_wrong_type(tmp_path, log_dir):
     """A command-line value outside the declared range, or of another type, is rejected by rclpy itself."""
     cases = {'depth': ({'queue_depth': 0}, 'queue_depth'), 'limit': ({'max_messages': -1}, 'max_messages'),
