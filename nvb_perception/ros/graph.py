@@ -82,9 +82,11 @@ def graph_nodes(cameras: list[Camera], stages=DEFAULT_STAGES, params_file: str =
     for cam in cameras:
         executables = (['video_publisher'] if cam.video else []) + [STAGES[s] for s in STAGES if s in stages]
         for exe in executables:
-            params = {'use_sim_time': use_sim_time} if use_sim_time else {}
+            params = {'use_sim_time': True} if use_sim_time else {}
             if exe == 'video_publisher':
-                params.update(source=cam.video, wait_for_subscribers=1)     # start once pose_node listens
+                params = {'source': cam.video, 'wait_for_subscribers': 1}    # start once pose_node listens
+                if use_sim_time:
+                    params['publish_clock'] = True                          # the player is the clock
             params.update(overrides.get(exe, {}))
             remap = {'image': cam.image, 'camera_info': cam.camera_info} if exe in TAKES_IMAGE else {}
             nodes.append(NodeProcess(exe, params, remap, namespace=cam.namespace and '/' + cam.namespace,

@@ -59,7 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument('--params', default='', help='params file (default: the shipped config/perception.yaml)')
     run.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE', dest='overrides',
                      help='override one parameter, e.g. pose_node.max_people=2 (repeatable)')
-    run.add_argument('--use-sim-time', action='store_true', help='every node uses /clock (bag replay)')
+    run.add_argument('--use-sim-time', action='store_true', help='every node uses /clock (bag replay); with --video '
+                     'the player publishes /clock from the frames\' times')
     run.add_argument('--record', default='', metavar='BAG', help='record every output topic to this MCAP bag')
     run.add_argument('--record-images', action='store_true', help='also record the input images')
     run.add_argument('--single-process', action='store_true', help='all nodes in this process (one executor)')
