@@ -5,7 +5,8 @@
 Subscribes `skeletons_3d` (Skeleton3DArray); publishes `ergonomic_risk` at the input rate, `risk_markers`
 (text per person for RViz) and `/diagnostics`. Inputs the camera cannot see (load, coupling, support) are
 parameters; every message lists what was assumed, and unobservable postures (wrists, neck twist) widen the
-reported score range instead of being guessed.
+reported score range instead of being guessed; so do NaN/inf joints, and such skeletons are counted
+(skeletons_with_missing_joints in /diagnostics).
 """
 import time
 
@@ -75,6 +76,10 @@ class RiskNode(Node):
         result = score_frame(self.trackers, frame)
         for why in result.problems:
             self._drop(why)
+        # scored with a widened range, not dropped; counted so a bad upstream shows in /diagnostics
+        missing = {s.track_id for _, s, _ in result.scored if not np.isfinite(s.positions).all()}
+        if missing:
+            self.diagnostics.count('skeletons_with_missing_joints', len(missing))
         markers = MarkerArray()
         for track_id in result.ended:
             markers.markers += [delete_marker(msg.header, f'risk/{m}', track_id) for m in self.trackers]
