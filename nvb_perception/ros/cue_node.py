@@ -6,10 +6,11 @@ Subscribes `skeletons_2d` (Skeleton2DArray), `image` (sensor_msgs/Image, use_ima
 (Skeleton3DArray, use_skeletons_3d:=true). A 2D frame is processed once the image and the 3D frame of the same
 stamp arrived, or sync_timeout_s after it without them (then the face/hand or 3D parts are skipped and counted).
 Publishes `cues` (CueArray: every active cue, and each cue once when it ends, with evidence and an
-explanation), an optional `cue_overlay` image and `/diagnostics`. A frame whose image cannot be decoded is
-dropped; a skeleton with NaN/inf joints or a wrong joint count is treated as lost (both counted). Per-cue
-thresholds are parameters named cues.<cue>.on / .off / .min_duration_s / .min_gap_s / .max_missing_s (defaults:
-nvb_perception.cues.definitions).
+explanation), `cue_markers` (MarkerArray: each person's active cues as text above the head, placed with the 3D
+skeleton; see ros/cue_markers.py), an optional `cue_overlay` image and `/diagnostics`. A frame whose image
+cannot be decoded is dropped; a skeleton with NaN/inf joints or a wrong joint count is treated as lost (both
+counted). Per-cue thresholds are parameters named cues.<cue>.on / .off / .min_duration_s / .min_gap_s /
+.max_missing_s (defaults: nvb_perception.cues.definitions).
 """
 import dataclasses
 import threading
@@ -19,6 +20,7 @@ from collections import OrderedDict
 import numpy as np
 from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
 from sensor_msgs.msg import Image
+from visualization_msgs.msg import MarkerArray
 
 from nvb_perception.assets import model_dir
 from nvb_perception.cues.baseline import MODES, BaselineConfig
@@ -29,6 +31,7 @@ from nvb_perception.errors import PerceptionError
 from nvb_perception.imaging import numpy_to_image_fields
 from nvb_perception.ros.convert import (cue_frame_to_msg, skeleton2d_frame_from_msg, skeleton3d_frame_from_msg,
                                         time_from_msg)
+from nvb_perception.ros.cue_markers import CueMarkers
 from nvb_perception.ros.images import image_msg_to_bgr8
 from nvb_perception.ros.lifecycle import ManagedNode
 from nvb_perception.ros.node_utils import Diagnostics, declare, run
@@ -74,6 +77,10 @@ class CueNode(ManagedNode):
         self.sync_window = declare(self, 'sync_window_s', 2.0, 'How long images wait for their skeletons',
                                    low=0.1, high=60.0)
         self.publish_overlay = declare(self, 'publish_overlay', False, 'Publish an overlay image for RViz')
+        self.publish_markers = declare(self, 'publish_markers', True, 'Publish the active cues as RViz text '
+                                       'markers above each head (needs use_skeletons_3d)')
+        self.cue_markers = CueMarkers(declare(self, 'marker_depth_m', 3.0, 'Depth at which root-relative '
+                                              'skeletons are drawn in RViz (as lifting_node)', low=0.1, high=100.0))
         image_qos = declare(self, 'image_qos', 'sensor_data', 'QoS of the image subscription: sensor_data (best '
                             'effort) or reliable (lossless large images with Fast DDS defaults)',
                             choices=('sensor_data', 'reliable'), read_only=True)
@@ -104,6 +111,7 @@ class CueNode(ManagedNode):
         self.publisher = self.create_publisher(CueArray, 'cues', 10)
         # not 'overlay': pose_node publishes that name in the same namespace
         self.overlay_pub = self.create_publisher(Image, 'cue_overlay', qos_profile_sensor_data)
+        self.markers_pub = self.create_publisher(MarkerArray, 'cue_markers', 10)
         self.images: OrderedDict[int, object] = OrderedDict()
         self.pending: OrderedDict[int, list] = OrderedDict()      # stamp -> [2D msg, 3D msg or None, arrival]
         self.lock = threading.Lock()
@@ -127,6 +135,7 @@ class CueNode(ManagedNode):
             stage, self.stage = self.stage, None
             self.pending.clear()
             self.images.clear()
+            self.cue_markers.reset()
         stage.close()
 
     def on_image(self, msg: Image) -> None:
@@ -202,6 +211,10 @@ class CueNode(ManagedNode):
         msg.header = m2.header
         self.publisher.publish(msg)
         self.diagnostics.latency(msg.header.stamp)
+        if self.publish_markers:
+            markers = self.cue_markers.update(m2.header, result.cues.cues, frame3, set(self.stage.tracks))
+            if markers.markers:
+                self.markers_pub.publish(markers)
         d = self.diagnostics
         d.processing_ms.append((time.perf_counter() - start) * 1e3)
         d.values.update({'face_ms': f'{result.face_ms:.1f}', 'hands_ms': f'{result.hands_ms:.1f}',
@@ -239,7 +252,6 @@ class CueNode(ManagedNode):
         self.diagnostics.count('skeletons_dropped')
         self.diagnostics.warning = why
         self.get_logger().warning(f'skeleton dropped: {why}', throttle_duration_sec=5.0)
-
 
 
 def main(args=None):

@@ -55,5 +55,5 @@ def test_rviz_config_shows_the_published_topics():
     rviz = yaml.safe_load((ROOT / 'config' / 'nvb_perception.rviz').read_text())
     displays = rviz['Visualization Manager']['Displays']
     topics = {d['Topic']['Value'] for d in displays if 'Topic' in d}
-    assert topics == {'overlay', 'skeleton_markers', 'risk_markers'}
+    assert topics == {'overlay', 'skeleton_markers', 'risk_markers', 'cue_markers'}
     assert rviz['Visualization Manager']['Global Options']['Fixed Frame'] == 'camera_optical_frame'

@@ -65,7 +65,7 @@ def test_rviz_config_shows_what_the_nodes_publish():
     rviz = yaml.safe_load(RVIZ.read_text())
     assert problems(rviz) == []
     topics = {d['Topic']['Value'] for d in rviz['Visualization Manager']['Displays'] if 'Topic' in d}
-    assert {'overlay', 'skeleton_markers', 'risk_markers'} <= topics
+    assert {'overlay', 'skeleton_markers', 'risk_markers', 'cue_markers'} <= topics
 
 
 def test_the_check_catches_wrong_configs():
@@ -83,5 +83,6 @@ def test_the_check_catches_wrong_configs():
 def test_publisher_scan_sees_the_nodes():
     published = publishers()
     assert published['skeleton_markers'] == ('MarkerArray', 'reliable')
+    assert published['cue_markers'] == ('MarkerArray', 'reliable')
     assert published['overlay'] == ('Image', 'best_effort')
     assert camera_frame() == 'camera_optical_frame'
