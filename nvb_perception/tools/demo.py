@@ -4,9 +4,10 @@
 
 Starts `video_publisher` (Debian opencv-doc's vtest.avi, 768x576 at 10 fps), `pose_node`, `lifting_node`,
 `risk_node` and `recorder` as separate processes in an isolated, localhost-only DDS domain. The recorder writes
-the 2D and 3D skeletons, the RULA/REBA results, camera info and diagnostics to an MCAP bag; this script also
-listens to the images and skeletons to draw an overlay video and measure the latency from the camera stamp to
-the received skeletons. Outputs: out/demo/.
+the 2D and 3D skeletons, the RULA/REBA results, camera info, diagnostics and the RViz markers to an MCAP bag
+(`nvb-render-markers out/demo/demo_bag --out scene.png` draws them); this script also listens to the images
+and skeletons to draw an overlay video and measure the latency from the camera stamp to the received skeletons.
+Outputs: out/demo/.
 """
 import argparse
 import os
@@ -42,7 +43,7 @@ def main(argv=None) -> int:
     bag = args.out / 'demo_bag'
     recorder = NodeProcess('recorder', {'output': str(bag),
                                         'topics': ['skeletons_2d', 'skeletons_3d', 'ergonomic_risk', 'camera_info',
-                                                   '/diagnostics']})
+                                                   '/diagnostics', 'skeleton_markers', 'risk_markers']})
     # reliable images: with Fast DDS default transports best-effort ~1 MB frames lose fragments
     # vtest's pedestrians are small: tiled detection finds them (the whole-frame detector keys on large faces)
     pose = NodeProcess('pose_node', {'max_people': args.max_people, 'image_qos': 'reliable',
