@@ -64,9 +64,17 @@ def skeleton2d_frame_to_msg(f: t.Skeleton2DFrame) -> Skeleton2DArray:
 
 
 def skeleton2d_frame_to_cdr(f: t.Skeleton2DFrame) -> bytes:
-    """Skeleton2DFrame -> the serialized Skeleton2DArray a node would publish (for bags written offline)."""
+    """Skeleton2DFrame -> the serialized Skeleton2DArray a node would publish (for bags written offline).
+
+    rclpy leaves the CDR alignment padding uninitialised (heap bytes that change from run to run); encoding again
+    with rosbags zeroes it, so the same frame always gives the same bytes and offline bags are reproducible.
+    """
     from rclpy.serialization import serialize_message
-    return serialize_message(skeleton2d_frame_to_msg(f))
+
+    from nvb_perception.io.bag import typestore
+    msgtype, store = 'nvb_perception_msgs/msg/Skeleton2DArray', typestore()
+    return bytes(store.serialize_cdr(store.deserialize_cdr(serialize_message(skeleton2d_frame_to_msg(f)), msgtype),
+                                     msgtype))
 
 
 def skeleton2d_frame_from_msg(m: Skeleton2DArray) -> t.Skeleton2DFrame:
