@@ -239,3 +239,26 @@ def test_bag_summary_errors_are_one_line(tmp_path, capsys):
         assert bag_summary.main([str(path)]) == 2
         err = capsys.readouterr().err
         assert expected in err and err.count('\n') == 1 and err.startswith('nvb-bag-summary: '), err
+
+
+@pytest.mark.slow
+def test_video_player_is_the_clock(assets, log_dir):
+    """publish_clock with a video: /clock carries each frame's time in the file, which also stamps the images."""
+    video = assets / 'data' / 'opencv' / 'vtest.avi'
+    player = NodeProcess('video_publisher', {'source': str(video), 'max_frames': 5, 'rate': 0.0, 'stamp': 'now',
+                                             'publish_clock': True, 'wait_for_readers': ['image:1', '/clock:1']})
+    with TopicListener({'image': CAMERA['/image'], '/clock': 'rosgraph_msgs/msg/Clock'}) as io, \
+            ProcessGraph([player], log_dir) as graph:
+        assert player.wait(60) == 0, graph.logs()
+        assert io.wait_for('image', 5, timeout=10), graph.logs()
+    frames = [i * 100_000_000 for i in range(5)]          # vtest.avi is 10 fps
+    assert [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for _, m in io.messages['image']] == frames
+    clock = [m.clock.sec * 10**9 + m.clock.nanosec for _, m in io.messages['/clock']]
+    assert clock == sorted(clock) and set(clock) == set(frames), clock
+
+
+def test_the_clock_cannot_follow_itself(tmp_path, log_dir):
+    bad = NodeProcess('video_publisher', {'source': str(tmp_path), 'publish_clock': True, 'use_sim_time': True})
+    with ProcessGraph([bad], log_dir):
+        assert bad.wait(30) == 2
+    assert 'needs use_sim_time:=false' in bad.log() and 'Traceback' not in bad.log()
