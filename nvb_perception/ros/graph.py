@@ -85,8 +85,10 @@ def graph_nodes(cameras: list[Camera], stages=DEFAULT_STAGES, params_file: str =
             params = {'use_sim_time': True} if use_sim_time else {}
             if exe == 'video_publisher':
                 params = {'source': cam.video, 'wait_for_subscribers': 1}    # start once pose_node listens
-                if use_sim_time:
-                    params['publish_clock'] = True                          # the player is the clock
+                if use_sim_time and cam == next(c for c in cameras if c.video):
+                    params['publish_clock'] = True          # the first player is the clock (one /clock source)
+                elif use_sim_time:
+                    params['use_sim_time'] = True
             params.update(overrides.get(exe, {}))
             remap = {'image': cam.image, 'camera_info': cam.camera_info} if exe in TAKES_IMAGE else {}
             nodes.append(NodeProcess(exe, params, remap, namespace=cam.namespace and '/' + cam.namespace,
