@@ -23,7 +23,11 @@ NODE_CLASSES = {'pose_node': 'PoseNode', 'lifting_node': 'LiftingNode', 'risk_no
                 'cue_node': 'CueNode', 'action_node': 'ActionNode', 'video_publisher': 'VideoPublisher',
                 'recorder': 'Recorder'}
 TAKES_IMAGE = ('pose_node', 'lifting_node', 'cue_node', 'action_node', 'video_publisher')
-OUTPUTS = ('skeletons_2d', 'skeletons_3d', 'ergonomic_risk', 'cues', 'actions', 'camera_info')
+# recorded with their types, so the recorder subscribes at start instead of when it first sees a publisher
+OUTPUTS = {'skeletons_2d': 'nvb_perception_msgs/msg/Skeleton2DArray',
+           'skeletons_3d': 'nvb_perception_msgs/msg/Skeleton3DArray',
+           'ergonomic_risk': 'nvb_perception_msgs/msg/ErgonomicRiskArray', 'cues': 'nvb_perception_msgs/msg/CueArray',
+           'actions': 'nvb_perception_msgs/msg/ActionArray', 'camera_info': 'sensor_msgs/msg/CameraInfo'}
 
 
 def config_file(name: str) -> Path:
@@ -95,8 +99,11 @@ def graph_nodes(cameras: list[Camera], stages=DEFAULT_STAGES, params_file: str =
                                      params_file=params_file, label=_label(cam, exe),
                                      extra_params_files=[cues_file] if exe == 'cue_node' else []))
     if record:
-        topics = [f'/{c.namespace}/{t}'.replace('//', '/') for c in cameras for t in OUTPUTS]
-        topics += [_absolute(c, c.image) for c in cameras] if record_images else []
+        made_by = {'skeletons_2d': 'pose', 'skeletons_3d': 'lifting', 'ergonomic_risk': 'risk', 'cues': 'cues',
+                   'actions': 'actions'}
+        topics = [f'{_absolute(c, c.camera_info if t == "camera_info" else t)}:{ty}' for c in cameras
+                  for t, ty in OUTPUTS.items() if made_by.get(t, 'pose') in stages or t == 'camera_info']
+        topics += [_absolute(c, c.image) for c in cameras] if record_images else []     # raw or compressed
         params = {'output': record, 'topics': topics + ['/diagnostics'], **overrides.get('recorder', {})}
         if use_sim_time:
             params['use_sim_time'] = True

@@ -12,6 +12,7 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 from rclpy._rclpy_pybind11 import RCLError
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
+from rclpy.parameter import Parameter
 
 from nvb_perception.errors import ConfigError, PerceptionError
 
@@ -21,7 +22,9 @@ def declare(node, name, default, description, *, low=None, high=None, choices=No
 
     A value outside `choices` or the range raises ConfigError, so a bad configuration stops the node at start.
     """
-    desc = ParameterDescriptor(description=description, read_only=read_only)
+    is_float = isinstance(default, float)
+    # a float parameter also takes a whole number (rate:=0), as users type it; the value is stored as a float
+    desc = ParameterDescriptor(description=description, read_only=read_only, dynamic_typing=is_float)
     if choices:
         desc.additional_constraints = 'Must be one of: ' + ', '.join(map(str, choices))
     if low is not None and isinstance(default, float):
@@ -32,6 +35,12 @@ def declare(node, name, default, description, *, low=None, high=None, choices=No
         value = node.declare_parameter(name, default, desc).value
     except (InvalidParameterTypeException, InvalidParameterValueException) as error:
         raise ConfigError(f'parameter {name}: {error}') from None      # a user's value, not a bug: one line
+    if is_float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f'parameter {name}={value!r} must be a number')
+        if isinstance(value, int):
+            value = float(value)
+            node.set_parameters([Parameter(name, Parameter.Type.DOUBLE, value)])
     if choices and value not in choices:
         raise ConfigError(f'parameter {name}={value!r} is invalid; must be one of {list(choices)}')
     if low is not None and not low <= value <= high:
