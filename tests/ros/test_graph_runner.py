@@ -76,7 +76,7 @@ def test_single_process_graph(assets, tmp_path):
     """--single-process: every node in one process on one executor gives the same topics."""
     video = assets / 'data' / 'opencv' / 'vtest.avi'
     args = ['--single-process', '--video', str(video), '--stages', 'pose,lifting,risk', '--set',
-            'video_publisher.max_frames=15', '--set', 'video_publisher.rate=0.5'] + FAST
+            'video_publisher.max_frames=15', '--set', 'video_publisher.rate=2'] + FAST   # a whole number for a float
     with TopicListener({'ergonomic_risk': RISK}) as io:
         proc = runner(args, tmp_path)
         time.sleep(3)

@@ -1,0 +1,46 @@
+"""graph_nodes(): which nodes, namespaces, remappings, parameter files and recorded topics a graph gets."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nvb_perception.errors import ConfigError
+from nvb_perception.ros.graph import Camera, config_file, graph_nodes
+
+
+def test_two_cameras_get_their_own_namespaced_stages_and_one_recorder():
+    cams = [Camera.parse('cam0=/cam0/color/image_raw'), Camera.parse('cam1')]
+    nodes = graph_nodes(cams, ('pose', 'lifting', 'risk'), params_file='p.yaml', record='bag')
+    assert [n.title for n in nodes] == ['recorder', 'cam0.pose_node', 'cam0.lifting_node', 'cam0.risk_node',
+                                        'cam1.pose_node', 'cam1.lifting_node', 'cam1.risk_node']
+    pose0 = nodes[1]
+    assert pose0.namespace == '/cam0' and pose0.remap == {'image': '/cam0/color/image_raw',
+                                                          'camera_info': '/cam0/color/camera_info'}
+    assert nodes[3].remap == {}                                # risk_node takes no image
+    topics = nodes[0].params['topics']
+    assert '/cam0/color/camera_info:sensor_msgs/msg/CameraInfo' in topics and '/diagnostics' in topics
+    assert not any('/cues' in t or '/actions' in t for t in topics)      # stages not running are not recorded
+
+
+def test_overrides_go_in_a_params_file_after_the_shipped_ones(tmp_path):
+    nodes = graph_nodes([Camera('cam0', video='v.avi')], ('pose', 'cues'), params_file=str(config_file(
+        'perception.yaml')), overrides={'pose_node': {'max_people': 2}}, use_sim_time=True)
+    player, pose, cue = nodes
+    assert player.params == {'source': 'v.avi', 'wait_for_subscribers': 1, 'publish_clock': True}
+    args = pose.ros_args(tmp_path)
+    files = [args[i + 1] for i, a in enumerate(args) if a == '--params-file']
+    assert files[0].endswith('perception.yaml') and len(files) == 2 and '-p' not in args
+    assert yaml.safe_load(Path(files[1]).read_text()) == {
+        '/cam0/pose_node': {'ros__parameters': {'use_sim_time': True, 'max_people': 2}}}
+    assert any(f.endswith('cues.yaml') for f in cue.ros_args(tmp_path))
+
+
+@pytest.mark.parametrize('kwargs, message', [
+    ({'stages': ('pose', 'dance')}, 'unknown stages'),
+    ({'overrides': {'teleporter': {}}}, 'unknown nodes'),
+    ({'cameras': [Camera('a'), Camera('a')]}, 'share a namespace'),
+])
+def test_bad_graphs_are_refused(kwargs, message):
+    args = {'cameras': [Camera()], **kwargs}
+    with pytest.raises(ConfigError, match=message):
+        graph_nodes(**args)
