@@ -76,8 +76,9 @@ def test_single_process_graph(assets, tmp_path):
     """--single-process: every node in one process on one executor gives the same topics."""
     video = assets / 'data' / 'opencv' / 'vtest.avi'
     args = ['--single-process', '--video', str(video), '--stages', 'pose,lifting,risk', '--set',
-            'video_publisher.max_frames=15', '--set', 'video_publisher.rate=2'] + FAST   # a whole number for a float
-    with TopicListener({'ergonomic_risk': RISK}) as io:
+            'video_publisher.max_frames=15', '--set', 'video_publisher.rate=1',       # a whole number for a float
+            '--set', 'video_publisher.wait_for_subscribers=2'] + FAST                 # pose_node and this test
+    with TopicListener({'ergonomic_risk': RISK, 'image': 'sensor_msgs/msg/Image'}) as io:
         proc = runner(args, tmp_path)
         time.sleep(3)
         nodes = child_processes(proc.pid)
