@@ -94,6 +94,7 @@ class ActionNode(ManagedNode):
         self.recognizer = recognizer
         self.requested_rate_hz = self.rate_hz
         self.diagnostics = Diagnostics(self)
+        self.preload()                 # autostart: models open before any subscription exists
         self.diagnostics.values['image_converter'] = converter_name()
         self.publisher = self.create_publisher(ActionArray, 'actions', 10)
         # reliable: matches best-effort and reliable viewers alike, and a reliable reader gets every ~1 MB

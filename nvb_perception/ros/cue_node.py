@@ -108,6 +108,7 @@ class CueNode(ManagedNode):
                                           hands=config.hands and self.use_image)
         self.stage = stage
         self.diagnostics = Diagnostics(self)
+        self.preload()                 # autostart: models open before any subscription exists
         self.publisher = self.create_publisher(CueArray, 'cues', 10)
         # not 'overlay': pose_node publishes that name in the same namespace
         self.overlay_pub = self.create_publisher(Image, 'cue_overlay', qos_profile_sensor_data)

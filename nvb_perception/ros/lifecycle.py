@@ -39,11 +39,20 @@ class ManagedNode(LifecycleNode):
             self.diagnostics.count('inputs_while_inactive')
         return self.active
 
+    def preload(self) -> None:
+        """With autostart, open the models now (subclasses call this before creating their subscriptions).
+
+        The first messages, queued until spinning starts, are then processed instead of dropped as inactive; a
+        bad model file stops the node here with its error.
+        """
+        if self.autostart_enabled:
+            self._load()
+
     def autostart(self) -> None:
         """Called once after construction: configure + activate unless autostart is false.
 
-        The models are loaded here first, outside the transition, so a bad model file stops the node with its
-        error (a failing transition callback would only be logged).
+        The models are loaded outside the transition (preload, or here), so a bad model file stops the node with
+        its error (a failing transition callback would only be logged).
         """
         self._show_state('unconfigured')
         if self.autostart_enabled:

@@ -55,6 +55,7 @@ class LiftingNode(ManagedNode):
         self.publisher = self.create_publisher(Skeleton3DArray, 'skeletons_3d', 10)
         self.markers = self.create_publisher(MarkerArray, 'skeleton_markers', 10)
         self.diagnostics = Diagnostics(self)
+        self.preload()                 # autostart: models open before any subscription exists
         self.diagnostics.values['camera_info'] = 'none received'
         self.create_subscription(CameraInfo, 'camera_info', self.on_camera_info, qos_profile_sensor_data)
         self.create_subscription(Skeleton2DArray, 'skeletons_2d', self.on_skeletons, 10)

@@ -64,6 +64,7 @@ class PoseNode(ManagedNode):
         )
         self.config, self.estimator = config, estimator
         self.diagnostics = Diagnostics(self)
+        self.preload()                 # autostart: models open before any subscription exists
         self.diagnostics.values['image_converter'] = converter_name()
         self.publisher = self.create_publisher(Skeleton2DArray, 'skeletons_2d', 10)
         self.overlay_pub = self.create_publisher(Image, 'overlay', qos_profile_sensor_data)
