@@ -65,9 +65,10 @@ def mask_of(img, track_id):
 def replay(records, until_stamp_ns):
     """The scene RViz would show after every marker message of frames stamped <= until_stamp_ns."""
     scene = MarkerScene(FRAME)
-    for received_ns, msg in sorted(records, key=lambda r: r[0]):
-        if msg.markers and time_from_msg(msg.markers[0].header.stamp) <= until_stamp_ns:
-            apply_marker_array(scene, msg, received_ns * 1e-9)
+    for _, msg in sorted(records, key=lambda r: r[0]):          # in arrival order, lifetimes on frame stamps
+        stamp_ns = time_from_msg(msg.markers[0].header.stamp) if msg.markers else None
+        if stamp_ns is not None and stamp_ns <= until_stamp_ns:
+            apply_marker_array(scene, msg, stamp_ns * 1e-9)
     return scene
 
 
