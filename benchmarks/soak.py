@@ -5,7 +5,8 @@
 Plays vtest.avi resized to 640x480 at 30 Hz in a loop through `nvb-perception run` (pose, lifting, risk, cues as
 separate processes), samples every node's RSS from /proc every 5 s and listens to the risk outputs. After the
 warm-up, rss_drift = max over nodes of (mean RSS in the last minute / RSS at the end of the warm-up - 1); the
-camera-to-risk latency of the first and last minutes shows whether queues grow. Last line: RESULT {json}.
+camera-to-risk latency of the first and last minutes shows whether queues grow. The RSS series is written to
+OUT/rss.csv. Last line: RESULT {json}.
 """
 import argparse
 import json
@@ -87,6 +88,9 @@ def main(argv=None) -> int:
         print(f'soak: the graph failed (exit {runner.returncode}, {len(latency)} risk messages); see '
               f'{args.out / "run.log"}', file=sys.stderr)
         return 1
+    with open(args.out / 'rss.csv', 'w') as csv:          # the whole series, to look at the shape of any growth
+        csv.write('t_s,node,rss_mb\n')
+        csv.writelines(f'{t:.1f},{name},{mb:.1f}\n' for name, series in samples.items() for t, mb in series)
     print(f"\n{'node':<18}{'RSS warm MB':>12}{'RSS end MB':>12}{'drift':>8}")
     drifts = {}
     for name, series in sorted(samples.items()):
