@@ -29,7 +29,7 @@ _DEFAULT_HEURISTICS = Heuristics()
 # usually fall in the same bands, and the exact-range enumeration is the costly part (~0.1 ms). Bounded: cleared
 # when full. `set_score_cache_size(0)` turns it off (benchmarks/bench_ergonomics.py checks both give equal results).
 _score_cache: dict = {}
-_score_cache_size = 4096
+_score_cache_size = 1024            # ~4 MB when full; consecutive video frames hit it anyway
 
 
 _assumed_memo: dict = {}      # id(inputs) -> (inputs, inputs.assumed()); by identity, not equality: equal inputs
