@@ -31,6 +31,8 @@ import numpy as np  # noqa: E402
 
 from nvb_perception.ergonomics import ExposureTracker, assess_reba, assess_rula  # noqa: E402
 from nvb_perception.ergonomics.assess import set_score_cache_size  # noqa: E402
+
+DEFAULT_CACHE = 1024                 # nvb_perception.ergonomics.assess._score_cache_size
 from nvb_perception.skeleton import H36M as J  # noqa: E402
 
 TARGET_MS = 0.2
@@ -124,7 +126,7 @@ def main(argv=None) -> int:
     for method, fn in scorers.items():
         set_score_cache_size(0)
         plain = [fn(p) for p in random_postures[:500] + video_postures[:500]]
-        set_score_cache_size(4096)
+        set_score_cache_size(DEFAULT_CACHE)
         memo = [fn(p) for p in random_postures[:500] + video_postures[:500]]
         for a, b in zip(plain, memo):
             assert (a.score, a.score_min, a.score_max, a.action, a.segment_scores, a.assumed_inputs) == \
@@ -134,11 +136,11 @@ def main(argv=None) -> int:
     for method, fn in scorers.items():
         for stream, items in (('random', random_postures), ('video', video_postures)):
             for memo in (True, False):
-                set_score_cache_size(4096 if memo else 0)
+                set_score_cache_size(DEFAULT_CACHE if memo else 0)
                 ms = per_frame_ms(fn, items, args.repeats)
                 rows.append((f'assess_{method.lower()}', stream, 'on' if memo else 'off', ms))
                 result[f'ms_{method.lower()}_{stream}_memo_{"on" if memo else "off"}'] = round(ms, 4)
-        set_score_cache_size(4096)
+        set_score_cache_size(DEFAULT_CACHE)
         best = math.inf
         for _ in range(args.repeats):
             tracker = ExposureTracker(method)          # fresh per pass: time must move forward within a track
