@@ -38,21 +38,9 @@ class ActionNodeProcess(NodeProcess):
 
 
 @pytest.fixture(scope='module')
-def head(assets, tmp_path_factory):
-    from nvb_perception.actions.backbone import BACKBONE_FILE
-    from nvb_perception.actions.features import FeatureConfig
-    from nvb_perception.training.action_model import ActionModelConfig, build_action_model
-    from nvb_perception.training.export_actions import write_head
-    if not (assets / 'models' / BACKBONE_FILE).is_file():
-        pytest.skip('backbone missing: python -m nvb_perception.tools.extract_vit')
-    torch.manual_seed(0)
-    torch.set_num_threads(1)
-    config = FeatureConfig()
-    model = build_action_model(ActionModelConfig(kind='flow', motion_dim=config.num_maps * 8))
-    path = tmp_path_factory.mktemp('head') / 'actions_flow.onnx'
-    assert write_head(model, {'classes': list(MOTION_CLASSES), 'features': config.to_json(), 'flow': 'dis',
-                              'fps': 10.0}, path) <= 1e-4
-    return path
+def head(action_head):
+    """The seeded head of tests/conftest.py."""
+    return action_head
 
 
 def run_chain(assets, head, log_dir, n, rate, **action_params):

@@ -258,9 +258,9 @@ def test_cue_node(people, log_dir):
 
 
 @pytest.mark.slow
-def test_action_node(people, log_dir):
+def test_action_node(people, action_head, log_dir):
     bgr, person = people['messi']
-    node = NodeProcess('action_node', {'image_qos': 'reliable', 'threads': 1})
+    node = NodeProcess('action_node', {'image_qos': 'reliable', 'threads': 1, 'head_model': str(action_head)})
     with TopicListener({'actions': 'nvb_perception_msgs/msg/ActionArray', **DIAGNOSTICS}) as io, \
             ProcessGraph([node], log_dir) as graph:
         images, pub = io.publisher('image', 'sensor_msgs/msg/Image'), io.publisher('skeletons_2d', S2D)

@@ -97,9 +97,9 @@ def test_onnx_and_asset_loaders(case, how, tmp_path):
 
 @pytest.mark.parametrize('how', HOWS)
 @pytest.mark.parametrize('target', ['actions_flow.onnx', 'actions_flow.onnx.json'])
-def test_action_head(target, how, tmp_path):
+def test_action_head(target, how, action_head, tmp_path):
     from nvb_perception.actions.recognizer import ActionRecognizer
-    folder = stage(tmp_path, [model_dir() / 'actions_flow.onnx', model_dir() / 'actions_flow.onnx.json'])
+    folder = stage(tmp_path, [action_head, action_head.with_name('actions_flow.onnx.json')])
     fix = 'export_actions' if target.endswith('.json') else SETUP
     expect_clear_error(lambda: ActionRecognizer.from_paths(model_dir() / 'vit_s14_attn.onnx',
                                                            folder / 'actions_flow.onnx', threads=1),
