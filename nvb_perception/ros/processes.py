@@ -213,6 +213,12 @@ class TopicListener:
         with self._lock:
             return len(self.messages[topic])
 
+    def take(self, topic: str) -> list:
+        """The records of topic received so far, removed from the store (long-running listeners)."""
+        with self._lock:
+            records, self.messages[topic] = self.messages[topic], []
+        return records
+
     def wait_for(self, topic: str, n: int, timeout: float) -> bool:
         """Wait until at least n messages arrived on topic."""
         end = time.monotonic() + timeout

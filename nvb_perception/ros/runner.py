@@ -9,22 +9,23 @@ COLUMNS = (('input_rate_hz', 'in Hz'), ('processing_ms_p95', 'proc p95 ms'), ('l
            ('frames_skipped', 'skipped'), ('frames_dropped', 'dropped'))
 
 
-def status_table(listener: TopicListener) -> str:
-    """The newest /diagnostics status of every node as a text table."""
-    latest = {}
-    with listener._lock:
-        records = list(listener.messages['/diagnostics'])
-        listener.messages['/diagnostics'].clear()
-    for _, array in records:
-        for status in array.status:
-            latest[status.name] = status
-    listener.latest = {**getattr(listener, 'latest', {}), **latest}
-    rows = [('node',) + tuple(title for _, title in COLUMNS) + ('status',)]
-    for name, status in sorted(listener.latest.items()):
-        values = {kv.key: kv.value for kv in status.values}
-        rows.append((name,) + tuple(values.get(key, '-') for key, _ in COLUMNS) + (status.message[:60],))
-    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
-    return '\n'.join('  '.join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows)
+class StatusBoard:
+    """The newest /diagnostics status of every node, as a text table."""
+
+    def __init__(self, listener: TopicListener):
+        self.listener = listener
+        self.latest = {}
+
+    def table(self) -> str:
+        for _, array in self.listener.take('/diagnostics'):
+            for status in array.status:
+                self.latest[status.name] = status
+        rows = [('node',) + tuple(title for _, title in COLUMNS) + ('status',)]
+        for name, status in sorted(self.latest.items()):
+            values = {kv.key: kv.value for kv in status.values}
+            rows.append((name,) + tuple(values.get(key, '-') for key, _ in COLUMNS) + (status.message[:60],))
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        return '\n'.join('  '.join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows)
 
 
 class _Clock:
@@ -56,6 +57,7 @@ def run_processes(nodes, log_dir, args) -> int:
     finished, restarts = set(), {}
     try:
         with TopicListener(DIAGNOSTICS, depth=200) as listener, ProcessGraph(nodes, log_dir) as graph:
+            board = StatusBoard(listener)
             while not clock.expired():
                 time.sleep(0.2)
                 for node in nodes:
@@ -76,8 +78,8 @@ def run_processes(nodes, log_dir, args) -> int:
                     print('nvb-perception: every video finished', flush=True)
                     break
                 if clock.status_due():
-                    print(status_table(listener), flush=True)
-            print(status_table(listener), flush=True)
+                    print(board.table(), flush=True)
+            print(board.table(), flush=True)
     except KeyboardInterrupt:
         print('nvb-perception: stopping', flush=True)
     return 0
@@ -89,6 +91,7 @@ def run_composed(nodes, args) -> int:
     clock = _Clock(args)
     try:
         with TopicListener(DIAGNOSTICS, depth=200) as listener, ComposedGraph(nodes) as graph:
+            board = StatusBoard(listener)
             while not clock.expired():
                 time.sleep(0.2)
                 if graph.players_done():
@@ -96,8 +99,8 @@ def run_composed(nodes, args) -> int:
                     print('nvb-perception: every video finished', flush=True)
                     break
                 if clock.status_due():
-                    print(status_table(listener), flush=True)
-            print(status_table(listener), flush=True)
+                    print(board.table(), flush=True)
+            print(board.table(), flush=True)
     except KeyboardInterrupt:
         print('nvb-perception: stopping', flush=True)
     return 0

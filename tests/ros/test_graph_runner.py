@@ -65,6 +65,7 @@ def test_two_cameras_by_namespace_recorded(assets, tmp_path):
         counts = {t: io.count(t) for t in topics}
     assert code == 0, out
     assert 'every video finished' in out and all(n >= 5 for n in counts.values()), (counts, out)
+    assert '/cam0/pose_node' in out and '/cam1/risk_node' in out and 'latency p95 ms' in out, out   # status table
     recorded = BagReader(bag).topics()
     for cam in ('cam0', 'cam1'):
         for topic in ('skeletons_2d', 'skeletons_3d', 'ergonomic_risk', 'camera_info'):
