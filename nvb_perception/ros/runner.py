@@ -50,57 +50,57 @@ def _tail(text: str, lines: int = 15) -> str:
     return '\n'.join('    ' + line for line in text.strip().splitlines()[-lines:])
 
 
-def run_processes(nodes, log_dir, args) -> int:
-    """Start every node as a process; return when the videos end, --duration passes or on Ctrl-C."""
+def _supervise(args, graph_context, check) -> int:
+    """Run the graph until the videos end (check returns 0), a node fails (1), --duration passes or Ctrl-C.
+
+    The status table is printed every --status seconds and once at the end.
+    """
     clock = _Clock(args)
-    players = [n for n in nodes if n.executable == 'video_publisher']
-    finished, restarts = set(), {}
+    code = 0
     try:
-        with TopicListener(DIAGNOSTICS, depth=200) as listener, ProcessGraph(nodes, log_dir) as graph:
+        with TopicListener(DIAGNOSTICS, depth=200) as listener, graph_context as graph:
             board = StatusBoard(listener)
             while not clock.expired():
                 time.sleep(0.2)
-                for node in nodes:
-                    code = node.process.poll()
-                    if code is None or node.title in finished:
-                        continue
-                    if node in players and code == 0:
-                        finished.add(node.title)
-                        continue
-                    print(f'nvb-perception: {node.title} exited with code {code}:\n{_tail(node.log())}', flush=True)
-                    if not args.respawn or code == 2:       # 2: its configuration is wrong, a restart cannot help
-                        return 1
-                    restarts[node.title] = restarts.get(node.title, 0) + 1
-                    print(f'nvb-perception: restarting {node.title} (restart {restarts[node.title]})', flush=True)
-                    node.start(graph.env, log_dir)
-                if players and all(p.title in finished for p in players):
-                    time.sleep(DRAIN_S)
-                    print('nvb-perception: every video finished', flush=True)
+                code = check(graph)
+                if code is not None:
+                    if code == 0:
+                        time.sleep(DRAIN_S)
+                        print('nvb-perception: every video finished', flush=True)
                     break
                 if clock.status_due():
                     print(board.table(), flush=True)
             print(board.table(), flush=True)
     except KeyboardInterrupt:
         print('nvb-perception: stopping', flush=True)
-    return 0
+    return code or 0
+
+
+def run_processes(nodes, log_dir, args) -> int:
+    """Every node as a process; a dead one ends the run, or is restarted with --respawn."""
+    players = [n for n in nodes if n.executable == 'video_publisher']
+    finished, restarts = set(), {}
+
+    def check(graph):
+        for node in nodes:
+            code = node.process.poll()
+            if code is None or node.title in finished:
+                continue
+            if node in players and code == 0:
+                finished.add(node.title)
+                continue
+            print(f'nvb-perception: {node.title} exited with code {code}:\n{_tail(node.log())}', flush=True)
+            if not args.respawn or code == 2:       # 2: its configuration is wrong, a restart cannot help
+                return 1
+            restarts[node.title] = restarts.get(node.title, 0) + 1
+            print(f'nvb-perception: restarting {node.title} (restart {restarts[node.title]})', flush=True)
+            node.start(graph.env, log_dir)
+        return 0 if players and len(finished) == len(players) else None
+
+    return _supervise(args, ProcessGraph(nodes, log_dir), check)
 
 
 def run_composed(nodes, args) -> int:
-    """Create every node in this process on one executor; same stopping rules as run_processes."""
+    """Every node in this process on one executor; same stopping rules as run_processes."""
     from nvb_perception.ros.graph import ComposedGraph
-    clock = _Clock(args)
-    try:
-        with TopicListener(DIAGNOSTICS, depth=200) as listener, ComposedGraph(nodes) as graph:
-            board = StatusBoard(listener)
-            while not clock.expired():
-                time.sleep(0.2)
-                if graph.players_done():
-                    time.sleep(DRAIN_S)
-                    print('nvb-perception: every video finished', flush=True)
-                    break
-                if clock.status_due():
-                    print(board.table(), flush=True)
-            print(board.table(), flush=True)
-    except KeyboardInterrupt:
-        print('nvb-perception: stopping', flush=True)
-    return 0
+    return _supervise(args, ComposedGraph(nodes), lambda graph: 0 if graph.players_done() else None)
