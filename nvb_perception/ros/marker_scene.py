@@ -53,3 +53,18 @@ def apply_marker_array(scene: MarkerScene, msg, now_s: float) -> None:
     for m in msg.markers:
         apply_marker(scene, m, now_s)
     scene.expire(now_s)
+
+
+def scene_at_stamp(records, until_stamp_ns: int, fixed_frame: str) -> MarkerScene:
+    """The scene after every MarkerArray of frames stamped <= until_stamp_ns, from (arrival ns, msg) records.
+
+    Messages are applied in arrival order; lifetimes run on the frames' stamps, not on arrival, so a frame's
+    markers arriving far apart on a loaded machine do not expire each other.
+    """
+    scene = MarkerScene(fixed_frame)
+    for _, msg in sorted(records, key=lambda r: r[0]):
+        stamp_ns = int(msg.markers[0].header.stamp.sec) * 10**9 + int(msg.markers[0].header.stamp.nanosec) \
+            if msg.markers else None
+        if stamp_ns is not None and stamp_ns <= until_stamp_ns:
+            apply_marker_array(scene, msg, stamp_ns * 1e-9)
+    return scene

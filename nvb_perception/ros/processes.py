@@ -213,6 +213,26 @@ class TopicListener:
         with self._lock:
             return len(self.messages[topic])
 
+    def publish_until_answered(self, sends, answers, resend_s: float | None = None, gap_s: float = 0.03,
+                               timeout: float = 30.0) -> bool:
+        """Publish (publisher, message) pairs in order until every topic in `answers` got a new message.
+
+        gap_s between the messages (e.g. CameraInfo before the skeletons it goes with); resend_s: publish again
+        that often while nodes may still be discovering each other (None: once). Lock-step feeding for tests.
+        """
+        sends, counts = list(sends), {t: self.count(t) for t in answers}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for publisher, msg in sends:
+                publisher.publish(msg)
+                time.sleep(gap_s)
+            resend = time.monotonic() + (resend_s or timeout)
+            while time.monotonic() < min(resend, deadline):
+                if all(self.count(t) > counts[t] for t in answers):
+                    return True
+                time.sleep(0.02)
+        return False
+
     def take(self, topic: str) -> list:
         """The records of topic received so far, removed from the store (long-running listeners)."""
         with self._lock:

@@ -18,7 +18,7 @@ from nvb_perception.draw import track_color
 from nvb_perception.imaging import numpy_to_image_fields
 from nvb_perception.ros.convert import cue_frame_from_msg, header_to_msg, skeleton2d_frame_to_msg, time_from_msg
 from nvb_perception.ros.cue_markers import ABOVE_HEAD_M, CueMarkers
-from nvb_perception.ros.marker_scene import apply_marker_array
+from nvb_perception.ros.marker_scene import scene_at_stamp
 from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener
 from nvb_perception.scene import MarkerScene, View, render
 from nvb_perception.skeleton import H36M
@@ -124,7 +124,9 @@ def test_cue_text_in_the_scene_of_the_nodes(astronaut, log_dir, tmp_path):
             s = Skeleton2D(person.keypoints, person.confidence, track_id=TRACK, track_state=state, bbox=person.bbox)
             frame = skeleton2d_frame_to_msg(Skeleton2DFrame(stamp, size, (s,)))
             # lock-step; frame 0 is sent again until answered (the nodes start and discover each other meanwhile)
-            assert send_until_answered(io, zip(pubs, (info, photo, frame)), again=i == 0), graph.logs()
+            assert io.publish_until_answered(zip(pubs, (info, photo, frame)),
+                                             ANSWERS, resend_s=1.0 if i == 0 else None, gap_s=0.03), \
+                graph.logs()
         time.sleep(0.5)                                   # a DELETE sent last has time to arrive
     cue_frames = {f.stamp.stamp_ns: f for f in (cue_frame_from_msg(m) for _, m in io.messages['cues'])}
     texts = {time_from_msg(m.header.stamp): m for _, a in io.messages['cue_markers'] for m in a.markers}
@@ -139,7 +141,8 @@ def test_cue_text_in_the_scene_of_the_nodes(astronaut, log_dir, tmp_path):
     assert texts[N * PERIOD_NS].action == texts[N * PERIOD_NS].DELETE           # TERMINATED removes it
 
     records = io.messages['skeleton_markers'] + io.messages['risk_markers'] + io.messages['cue_markers']
-    before, after = replay(records, (N - 1) * PERIOD_NS), replay(records, N * PERIOD_NS)
+    before = scene_at_stamp(records, (N - 1) * PERIOD_NS, FRAME)
+    after = scene_at_stamp(records, N * PERIOD_NS, FRAME)
     camera = View.camera(size, K=np.reshape(info.k, (3, 3)))
     write_picture(image, camera, before, after, tmp_path)
     assert ('cues', TRACK) in before.keys() and 'smile' in before.markers[('cues', TRACK)].text
@@ -158,36 +161,6 @@ def test_cue_text_in_the_scene_of_the_nodes(astronaut, log_dir, tmp_path):
     assert text_px.sum() >= 300 and rows.min() <= v <= rows.max() < risk_rows.min(), (rows, v, risk_rows)
     assert (mask_of(render(before, camera, grid=False)) & text_px).sum() >= 0.9 * text_px.sum()   # on top
     assert mask_of(render(after, camera, grid=False)).sum() == 0
-
-
-def send_until_answered(io, sends, again: bool, timeout: float = 30.0) -> bool:
-    """Publish (publisher, message) pairs; wait until cue_node, lifting_node and risk_node answered."""
-    sends, counts = list(sends), {t: io.count(t) for t in ANSWERS}
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for publisher, msg in sends:
-            publisher.publish(msg)
-            time.sleep(0.03)                    # CameraInfo and image before the skeletons they go with
-        resend = time.monotonic() + (1.0 if again else timeout)
-        while time.monotonic() < min(resend, deadline):
-            if all(io.count(t) > counts[t] for t in ANSWERS):
-                return True
-            time.sleep(0.02)
-    return False
-
-
-def replay(records, until_stamp_ns):
-    """The scene RViz would show after every marker message of frames stamped <= until_stamp_ns.
-
-    Lifetimes run on the frames' stamps, not on arrival: on a loaded machine the cue marker of a frame can come
-    more than a lifetime after that frame's skeleton marker, which says nothing about the markers themselves.
-    """
-    scene = MarkerScene(FRAME)
-    for _, msg in sorted(records, key=lambda r: r[0]):          # in arrival order
-        stamp_ns = time_from_msg(msg.markers[0].header.stamp) if msg.markers else None
-        if stamp_ns is not None and stamp_ns <= until_stamp_ns:
-            apply_marker_array(scene, msg, stamp_ns * 1e-9)
-    return scene
 
 
 def subscene(scene, ns_prefix):

@@ -17,7 +17,7 @@ import pytest
 from nvb_perception.draw import track_color
 from nvb_perception.lifting.lifter import to_h36m
 from nvb_perception.ros.convert import header_to_msg, skeleton2d_frame_to_msg, time_from_msg
-from nvb_perception.ros.marker_scene import apply_marker_array
+from nvb_perception.ros.marker_scene import apply_marker_array, scene_at_stamp
 from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener
 from nvb_perception.scene import TITLE_BAR_PX, MarkerScene, View, render
 from nvb_perception.types import Skeleton2D, Skeleton2DFrame, Stamp, TrackState
@@ -60,16 +60,6 @@ def skeletons_msg(i, people, states):
 def mask_of(img, track_id):
     """Pixels drawn in a track's colour."""
     return (np.abs(img.astype(int) - np.array(track_color(track_id))).max(axis=2) <= COLOR_TOLERANCE)
-
-
-def replay(records, until_stamp_ns):
-    """The scene RViz would show after every marker message of frames stamped <= until_stamp_ns."""
-    scene = MarkerScene(FRAME)
-    for _, msg in sorted(records, key=lambda r: r[0]):          # in arrival order, lifetimes on frame stamps
-        stamp_ns = time_from_msg(msg.markers[0].header.stamp) if msg.markers else None
-        if stamp_ns is not None and stamp_ns <= until_stamp_ns:
-            apply_marker_array(scene, msg, stamp_ns * 1e-9)
-    return scene
 
 
 def test_marker_messages_apply_like_rviz():
@@ -160,10 +150,13 @@ def test_marker_scene_of_the_nodes_renders_and_tracks_end(two_people, log_dir, t
             info.header = header_to_msg(Stamp(i * PERIOD_NS, FRAME))
             msg = skeletons_msg(i, people, states)
             # lock-step, nothing dropped; frame 0 is sent again until answered (it can beat discovery between nodes)
-            assert send_until_answered(io, [(infos, info), (skeletons, msg)], again=i == 0), graph.logs()
+            assert io.publish_until_answered([(infos, info), (skeletons, msg)],
+                                             TOPICS, resend_s=0.5 if i == 0 else None, gap_s=0.05), \
+                graph.logs()
         time.sleep(1.0)                                   # let the recorder store the last messages
     records = io.messages['skeleton_markers'] + io.messages['risk_markers']
-    before, after = replay(records, (N - 1) * PERIOD_NS), replay(records, N * PERIOD_NS)
+    before = scene_at_stamp(records, (N - 1) * PERIOD_NS, FRAME)
+    after = scene_at_stamp(records, N * PERIOD_NS, FRAME)
     camera = View.camera((photo.shape[1], photo.shape[0]), K=np.reshape(info.k, (3, 3)))
     write_picture(photo, camera, before, after, tmp_path)          # first, so a failure can be looked at too
 
@@ -187,22 +180,6 @@ def test_marker_scene_of_the_nodes_renders_and_tracks_end(two_people, log_dir, t
     assert mask_of(dark_before, 2).sum() > 500 and mask_of(dark_after, 2).sum() == 0
     assert mask_of(dark_after, 1).sum() == mask_of(dark_before, 1).sum()
     check_bag_and_cli(bag, expected, after, render(after, camera), tmp_path)
-
-
-def send_until_answered(io, sends, again: bool, timeout: float = 30.0) -> bool:
-    """Publish (publisher, message) pairs, wait until both marker topics answered; again: repeat every 0.5 s."""
-    counts = {t: io.count(t) for t in TOPICS}
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        for publisher, msg in sends:
-            publisher.publish(msg)
-            time.sleep(0.05)                        # CameraInfo first, so the skeletons are placed with it
-        resend = time.monotonic() + (0.5 if again else timeout)
-        while time.monotonic() < min(resend, deadline):
-            if all(io.count(t) > counts[t] for t in TOPICS):
-                return True
-            time.sleep(0.02)
-    return False
 
 
 def write_picture(photo, camera, before, after, tmp_path):
