@@ -78,3 +78,17 @@ def action_head(assets, tmp_path_factory) -> Path:
     assert write_head(model, {'classes': list(MOTION_CLASSES), 'features': config.to_json(), 'flow': 'dis',
                               'fps': 10.0}, path) <= 1e-4
     return path
+
+
+@pytest.fixture(scope='session')
+def astronaut_pose(assets):
+    """astronaut.png (scikit-image) and her BlazePose skeleton, found in static-image mode."""
+    import cv2
+
+    from nvb_perception.pose2d.estimator import PoseConfig, PoseEstimator
+    bgr = cv2.imread(str(assets / 'data' / 'photos' / 'astronaut.png'))
+    estimator = PoseEstimator.from_config(PoseConfig(static_image_mode=True, max_people=1))
+    people = estimator(bgr, 0).visible
+    estimator.close()
+    assert len(people) == 1
+    return bgr, people[0].skeleton

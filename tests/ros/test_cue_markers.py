@@ -83,15 +83,9 @@ def test_cue_markers_add_move_and_delete():
 
 
 @pytest.fixture(scope='module')
-def astronaut(assets):
+def astronaut(astronaut_pose):
     """The photo under a grey band, and her real 2D skeleton (BlazePose) in that image's pixels."""
-    from nvb_perception.pose2d.estimator import PoseConfig, PoseEstimator
-    photo = cv2.imread(str(assets / 'data' / 'photos' / 'astronaut.png'))
-    estimator = PoseEstimator.from_config(PoseConfig(static_image_mode=True, max_people=1))
-    found = estimator(photo, 0).visible
-    estimator.close()
-    assert len(found) == 1
-    s = found[0].skeleton
+    photo, s = astronaut_pose
     image = cv2.copyMakeBorder(photo, PAD_TOP_PX, 0, PAD_SIDE_PX, PAD_SIDE_PX, cv2.BORDER_CONSTANT, value=(90, 90, 90))
     shift = np.float32([PAD_SIDE_PX, PAD_TOP_PX])
     return image, Skeleton2D(s.keypoints + shift, s.confidence, track_id=TRACK, bbox=s.bbox + np.tile(shift, 2))

@@ -2,7 +2,6 @@
 import sys
 import time
 
-import cv2
 import numpy as np
 import pytest
 from sensor_msgs.msg import Image
@@ -30,14 +29,8 @@ class ModuleNode(NodeProcess):
 
 
 @pytest.fixture(scope='module')
-def astronaut(assets):
-    from nvb_perception.pose2d.estimator import PoseConfig, PoseEstimator
-    bgr = cv2.imread(str(assets / 'data' / 'photos' / 'astronaut.png'))
-    estimator = PoseEstimator.from_config(PoseConfig(static_image_mode=True, max_people=1))
-    people = estimator(bgr, 0).visible
-    estimator.close()
-    assert people
-    return bgr, people[0].skeleton
+def astronaut(astronaut_pose):
+    return astronaut_pose
 
 
 @pytest.mark.slow
