@@ -85,9 +85,12 @@ def test_whole_chain_over_dds(assets, log_dir):
         images = io.publisher('image', 'sensor_msgs/msg/Image')
         infos = io.publisher('camera_info', 'sensor_msgs/msg/CameraInfo')
         deadline = time.monotonic() + 60
-        while io.node.count_publishers('ergonomic_risk') == 0 and time.monotonic() < deadline:
+        links = ('skeletons_2d', 'skeletons_3d')              # every hop of the chain exists, both ends
+        while time.monotonic() < deadline and (io.node.count_publishers('ergonomic_risk') == 0 or not all(
+                io.node.count_publishers(t) and io.node.count_subscribers(t) for t in links)):
             time.sleep(0.1)
         assert io.wait_for_subscribers(images, 1) and io.wait_for_subscribers(infos, 2), graph.logs()
+        time.sleep(1.0)                                       # and the nodes have matched each other's endpoints
         info = camera_info(messi.shape[1], messi.shape[0], 60.0, 'camera_optical_frame')
         for i in range(n):
             msg = Image(**numpy_to_image_fields(messi, 'bgr8'))
