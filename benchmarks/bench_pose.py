@@ -95,7 +95,7 @@ def _landmark_call_ms(estimator) -> float:
 
 def node(frames_dir: Path, max_people: int, input_fps: float, log_dir: Path) -> dict:
     """(c) video_publisher -> pose_node over DDS; latency = receive time - source stamp (set at publish)."""
-    from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener
+    from nvb_perception.launcher.processes import NodeProcess, ProcessGraph, TopicListener
     n = len(list(frames_dir.glob('*.png')))
     pose = NodeProcess('pose_node', {'max_people': max_people, 'image_qos': 'reliable'})
     player = NodeProcess('video_publisher', {'source': str(frames_dir), 'rate': input_fps / 30.0,
@@ -131,7 +131,7 @@ def mediapipe(frames_dir: Path, out: Path) -> dict | None:
     if not MP_PYTHON.exists():
         print('note: no .venv-mediapipe (run scripts/setup_mediapipe_ref.sh); skipping (a)', file=sys.stderr)
         return None
-    proc = subprocess.run([str(MP_PYTHON), str(ROOT / 'benchmarks' / 'mediapipe_reference.py'), str(frames_dir),
+    proc = subprocess.run([str(MP_PYTHON), str(ROOT / 'mediapipe_reference' / 'pose_frames.py'), str(frames_dir),
                            str(out)], capture_output=True, text=True, timeout=900, env={**os.environ, 'PYTHONPATH': ''})
     if proc.returncode:
         raise RuntimeError(proc.stderr)

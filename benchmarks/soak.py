@@ -23,7 +23,6 @@ from nvb_perception.netsafety import localhost_only_env  # noqa: E402
 localhost_only_env(force=True)       # before any DDS participant exists
 
 import numpy as np  # noqa: E402
-
 from bench_graph import STAGE_PARAMS, load_frames, write_video  # noqa: E402
 
 SAMPLE_S = 5.0
@@ -59,10 +58,10 @@ def main(argv=None) -> int:
     write_video(load_frames(args.video, 10**6), video)
     sets = [f'{node}.{k}={v}' for node, params in STAGE_PARAMS.items() for k, v in params.items()]
     sets += ['video_publisher.loop=true', 'video_publisher.wait_for_subscribers=2']
-    cmd = [sys.executable, '-m', 'nvb_perception.tools.cli', 'run', '--video', str(video), '--status', '60',
+    cmd = [sys.executable, '-m', 'nvb_perception.launcher.cli', 'run', '--video', str(video), '--status', '60',
            '--duration', str(duration + 30), '--log-dir', str(args.out / 'logs')] + \
         [a for s in sets for a in ('--set', s)]
-    from nvb_perception.ros.processes import TopicListener, child_processes
+    from nvb_perception.launcher.processes import TopicListener, child_processes
     samples: dict[str, list] = {}
     print(f'soak: {args.minutes:g} min at 30 Hz, 640x480, looped {args.video.name}; RSS every {SAMPLE_S:g} s',
           flush=True)

@@ -14,8 +14,7 @@ import numpy as np
 from nvb_perception.errors import PerceptionError
 from nvb_perception.lifting.root import estimate_root
 from nvb_perception.skeleton import H36M
-from nvb_perception.types import (ErgonomicRiskFrame, Skeleton2DFrame, Skeleton3D, Skeleton3DFrame, Stamp,
-                                  TrackState)
+from nvb_perception.types import ErgonomicRiskFrame, Skeleton2DFrame, Skeleton3D, Skeleton3DFrame, Stamp, TrackState
 
 LIVE = (TrackState.NEW, TrackState.TRACKED)
 

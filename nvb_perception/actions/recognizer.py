@@ -27,8 +27,7 @@ import numpy as np
 
 from nvb_perception.actions.backbone import AttentionBackbone
 from nvb_perception.actions.features import CropWindows, FeatureConfig, crop_window
-from nvb_perception.actions.flow import (attention_flow, difference_features, flow_features, select_maps,
-                                         warp_maps)
+from nvb_perception.actions.flow import attention_flow, difference_features, flow_features, select_maps, warp_maps
 from nvb_perception.errors import ConfigError
 from nvb_perception.types import Action, ActionFrame, Stamp
 
@@ -62,7 +61,7 @@ def read_head_meta(path: str | Path) -> dict:
     """The JSON written next to the head ONNX by export_actions (classes, features, flow method)."""
     from nvb_perception.assets import read_json
     return read_json(Path(str(path) + '.json'), 'action head metadata',
-                     'Export the head with python -m nvb_perception.training.export_actions (or `make action-model`)')
+                     'Export the head with python -m nvb_perception.export.action_head (or `make action-model`)')
 
 
 class ActionRecognizer:
@@ -93,7 +92,7 @@ class ActionRecognizer:
                    threads: int | None = None, **kwargs) -> ActionRecognizer:
         """Open both ONNX models (the head's JSON sidecar must be next to it)."""
         from nvb_perception.assets import require_file
-        head_path = require_file(head_path, 'action head (nvb_perception.training.export_actions)')
+        head_path = require_file(head_path, 'action head (nvb_perception.export.action_head)')
         meta = read_head_meta(head_path)
         if prefer and prefer[0] == 'onnxruntime':      # the small head first: a bad one fails before the ViT loads
             from nvb_perception.backends.onnxruntime_backend import OnnxRuntimeBackend

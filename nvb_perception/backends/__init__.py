@@ -11,9 +11,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-import numpy as np
-
-from nvb_perception.backends.base import Backend, TensorSpec
+from nvb_perception.backends.base import SETUP_HINT, Backend, TensorSpec, check_feed
 from nvb_perception.errors import BackendError, ConfigError, ModelFileError
 
 __all__ = ['BACKEND_NAMES', 'Backend', 'TensorSpec', 'check_feed', 'load_backend']
@@ -22,39 +20,6 @@ __all__ = ['BACKEND_NAMES', 'Backend', 'TensorSpec', 'check_feed', 'load_backend
 BACKEND_NAMES = ('tensorrt', 'onnxruntime')
 DEVICES = ('cpu', 'cuda')
 LOGGER_NAME = 'nvb_perception.backends'
-SETUP_HINT = 'run `make setup` (or `nvb-export-models`) to fetch and export the models'
-
-
-def check_feed(inputs: Mapping[str, TensorSpec], feed: Mapping[str, np.ndarray]) -> None:
-    """Check a feed against a backend's input specs before handing it to a runtime.
-
-    Runtimes report bad feeds late and cryptically (or, for TensorRT, read out of bounds), so every backend
-    checks first.
-
-    Raises:
-        BackendError: an input is missing or unexpected, or has the wrong rank, fixed dimension or dtype;
-            the message shows the expected spec.
-
-    """
-    missing = [name for name in inputs if name not in feed]
-    extra = [name for name in feed if name not in inputs]
-    if missing or extra:
-        problems = [f'{label} {names}' for label, names in (('missing', missing), ('unexpected', extra)) if names]
-        raise BackendError(f'bad feed: {" and ".join(problems)} inputs; expected {_describe(inputs)}')
-    for name, spec in inputs.items():
-        array = feed[name]
-        if not isinstance(array, np.ndarray) or not spec.accepts(array):
-            got = (f'{tuple(array.shape)} {array.dtype}' if isinstance(array, np.ndarray)
-                   else type(array).__name__)
-            raise BackendError(f'bad feed: input {name!r} expected {_describe({name: spec}, names=False)}, got {got}')
-
-
-def _describe(specs: Mapping[str, TensorSpec], names: bool = True) -> str:
-    """Return e.g. "x: (None, 4) float32" (None = dynamic dimension)."""
-    return ', '.join((f'{name}: ' if names else '') + f'{tuple(spec.shape)} {np.dtype(spec.dtype)}'
-                     for name, spec in specs.items())
-
-
 def load_backend(model_path: str | Path, prefer: Sequence[str] = BACKEND_NAMES, engine_dir: str | Path | None = None,
                  precision: str = 'fp32', device: str | None = None, build_engine: bool = False,
                  logger: logging.Logger | None = None,

@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from nvb_perception.errors import BackendError, ConfigError, ModelFileError
 from nvb_perception.assets import file_sha256  # noqa: F401 - part of this module's API
+from nvb_perception.errors import BackendError, ConfigError, ModelFileError
 
 PRECISIONS = ('fp32', 'fp16')
 DEFAULT_ENGINE_DIR = Path('engines')   # relative to the working directory, as for `nvb-build-engines`

@@ -14,8 +14,7 @@ import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
 
-from nvb_perception.backends import SETUP_HINT, check_feed
-from nvb_perception.backends.base import TensorSpec
+from nvb_perception.backends.base import SETUP_HINT, TensorSpec, check_feed
 from nvb_perception.errors import BackendError, ConfigError, ModelFileError
 
 # ORT raises its own exception classes (not RuntimeError subclasses) from C++; catch exactly those.

@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nvb_perception.backends import SETUP_HINT, check_feed
-from nvb_perception.backends.base import TensorSpec
+from nvb_perception.backends.base import SETUP_HINT, TensorSpec, check_feed
 from nvb_perception.backends.engines import (
     DEFAULT_ENGINE_DIR,
     EngineKey,

@@ -12,8 +12,7 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from nvb_perception.backends import check_feed
-from nvb_perception.backends.base import TensorSpec
+from nvb_perception.backends.base import TensorSpec, check_feed
 from nvb_perception.errors import BackendError, ConfigError
 
 

@@ -28,8 +28,15 @@ from pathlib import Path
 import numpy as np
 
 from nvb_perception.cues.headpose import FaceGeometry, euler_deg, gaze_angles
-from nvb_perception.cues.rects import (Rect, SsdDetection, SsdDetector, SsdSpec, rect_from_box, rect_from_points,
-                                       transform)
+from nvb_perception.cues.rects import (
+    Rect,
+    SsdDetection,
+    SsdDetector,
+    SsdSpec,
+    rect_from_box,
+    rect_from_points,
+    transform,
+)
 from nvb_perception.pose2d.landmarks import sigmoid
 from nvb_perception.pose2d.roi import warp
 

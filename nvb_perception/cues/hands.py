@@ -29,8 +29,16 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 from nvb_perception.cues.face import _open, roi_tracking_ok
-from nvb_perception.cues.rects import (Rect, SsdDetection, SsdDetector, SsdSpec, rect_from_alignment, rect_from_box,
-                                       rotation_between, transform)
+from nvb_perception.cues.rects import (
+    Rect,
+    SsdDetection,
+    SsdDetector,
+    SsdSpec,
+    rect_from_alignment,
+    rect_from_box,
+    rotation_between,
+    transform,
+)
 from nvb_perception.pose2d.roi import normalize_radians, warp
 
 HAND_CROP, RECROP_CROP = 224, 256  # px, model input sides

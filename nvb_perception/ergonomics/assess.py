@@ -13,12 +13,12 @@ Policy for what the skeleton leaves open (docs/ergonomics.md):
 * Flags derived by thresholds on the skeleton (side-bend, twist, abduction, shoulder raise, feet level, out to the
   side) are listed as 'heuristic:...' with their thresholds.
 """
+from ..errors import ConfigError
 from ..types import ErgonomicRisk
-from .angles import DEFAULT_UP, SIDES, Heuristics, fields_valid, measure, posture_fields, postures_from_fields
 from . import reba, rula
+from .angles import DEFAULT_UP, SIDES, Heuristics, fields_valid, measure, posture_fields, postures_from_fields
 from .reba import RebaInputs, score_reba
 from .rula import RulaInputs, score_rula
-from ..errors import ConfigError
 from .tables import reba_action_level, rula_action_level
 
 SIDE_CHOICES = ('worst', 'left', 'right')

@@ -23,9 +23,9 @@ import math
 from collections import defaultdict, deque
 from dataclasses import dataclass, field, replace
 
+from ..errors import ConfigError
 from ..types import ErgonomicRisk
 from .angles import DEFAULT_UP, Heuristics, measure
-from ..errors import ConfigError
 from .assess import assess_angles, check_method_inputs
 from .tables import check_number
 

@@ -8,8 +8,18 @@ are open inputs and the score is reported as (least-severe score, exact min, exa
 from dataclasses import dataclass
 
 from .angles import ArmPosture, BodyPosture
-from .rula import (Score, band_options, band_or_open, clip, combine_sides, is_open, lower_arm_base, options,
-                   table_set, upper_arm_base)
+from .rula import (
+    Score,
+    band_options,
+    band_or_open,
+    clip,
+    combine_sides,
+    is_open,
+    lower_arm_base,
+    options,
+    table_set,
+    upper_arm_base,
+)
 from .tables import REBA_TABLE_A, REBA_TABLE_B, REBA_TABLE_C, check_choice, check_flag, check_number
 
 COUPLINGS = ('good', 'fair', 'poor', 'unacceptable')   # coupling score 0, 1, 2, 3

@@ -22,7 +22,6 @@ A stamp smaller than the previous one resets every track's smoothing (counted in
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from nvb_perception.errors import BackendError, ConfigError, ImageError
+from nvb_perception.pose2d.config import BACKENDS, VARIANTS, PoseConfig  # noqa: F401 - also imported from here
 from nvb_perception.pose2d.detector import PoseDetector
 from nvb_perception.pose2d.landmarks import AUX_CENTER, AUX_SCALE, NUM_BODY, LandmarkModel, roi_from_landmarks
 from nvb_perception.pose2d.roi import Roi, box_iou, roi_from_alignment
@@ -37,63 +37,7 @@ from nvb_perception.pose2d.smoothing import PoseSmoother
 from nvb_perception.pose2d.tracker import Observation, Tracker
 from nvb_perception.types import Skeleton2D, Skeleton2DFrame, Stamp, TrackState
 
-VARIANTS = ('lite', 'full', 'heavy')
-BACKENDS = ('tensorrt', 'onnxruntime')
 DETECTION_OVERLAP = 0.6            # ROI IoU above which a detection is a person already tracked
-
-
-def _check_int(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise ConfigError(f'{name} must be an int in [{lo}, {hi}], got {value!r}')
-
-
-def _check_unit(name, value):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value <= 1.0:
-        raise ConfigError(f'{name} must be a number in [0, 1], got {value!r}')
-
-
-@dataclass(frozen=True)
-class PoseConfig:
-    """Settings of the 2D pose stage (defaults as MediaPipe Pose where it has one)."""
-
-    model_dir: str = ''                          # '' = $NVB_PERCEPTION_ASSETS/models, else ./.assets/models
-    landmark_variant: str = 'full'               # 'lite' | 'full' | 'heavy'
-    max_people: int = 4                          # [1, 32] people tracked at once
-    min_detection_confidence: float = 0.5        # [0, 1] detector score to start a person
-    min_tracking_confidence: float = 0.5         # [0, 1] pose flag to keep a person
-    smoothing: bool = True                       # One-Euro smoothing per track (video mode only)
-    static_image_mode: bool = False              # detect every frame, no ROI tracking, no smoothing
-    detect_every_n_frames: int = 10              # [1, 10000] detector rate limit while people are tracked
-    detector_tile_px: int = 0                    # 0 or [64, 8192]: also detect in tiles (far-away people)
-    lost_frames: int = 15                        # [0, 100000] frames a track stays LOST before TERMINATED
-    prefer: tuple[str, ...] = BACKENDS           # runtimes to try, in order
-    # ONNX Runtime intra-op threads; None = one per core. 1 by default: on 2 cores with other nodes or jobs
-    # running, a 2-thread pool halved the speed (25.7 vs 47.8 ms per frame at load 1, benchmarks/bench_pose.py)
-    threads: int | None = 1
-
-    def __post_init__(self):
-        if self.landmark_variant not in VARIANTS:
-            raise ConfigError(f'landmark_variant must be one of {VARIANTS}, got {self.landmark_variant!r}')
-        _check_int('max_people', self.max_people, 1, 32)
-        _check_unit('min_detection_confidence', self.min_detection_confidence)
-        _check_unit('min_tracking_confidence', self.min_tracking_confidence)
-        _check_int('detect_every_n_frames', self.detect_every_n_frames, 1, 10000)
-        _check_int('lost_frames', self.lost_frames, 0, 100000)
-        if self.detector_tile_px != 0:
-            _check_int('detector_tile_px (0 = off)', self.detector_tile_px, 64, 8192)
-        prefer = (self.prefer,) if isinstance(self.prefer, str) else tuple(self.prefer)
-        if not prefer or any(p not in BACKENDS for p in prefer):
-            raise ConfigError(f'prefer must be a non-empty sequence from {BACKENDS}, got {self.prefer!r}')
-        object.__setattr__(self, 'prefer', prefer)
-        if self.threads is not None:
-            _check_int('threads', self.threads, 1, 1024)
-        for name in ('smoothing', 'static_image_mode'):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f'{name} must be True or False, got {getattr(self, name)!r}')
-
-    def model_path(self, name: str) -> Path:
-        base = self.model_dir or os.path.join(os.environ.get('NVB_PERCEPTION_ASSETS') or '.assets', 'models')
-        return Path(base) / f'{name}.onnx'
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,10 +84,10 @@ class PoseFrameResult:
                                tuple(p.skeleton for p in self.people))
 
 
-def _open(path: Path, prefer: tuple[str, ...], threads: int | None):
+def _open(path: Path, prefer: tuple[str, ...], threads: int):
     """load_backend, except that ONNX Runtime gets `threads` (load_backend has no such option)."""
     from nvb_perception.backends import load_backend
-    if threads is None or 'onnxruntime' not in prefer:
+    if not threads or 'onnxruntime' not in prefer:     # 0: the runtime's default (one per core)
         return load_backend(path, prefer=prefer)
     before = prefer[:prefer.index('onnxruntime')]
     if before:
@@ -183,6 +127,17 @@ class PoseEstimator:
         # cumulative counters: frames, detector model calls, people dropped for NaN, backwards stamps
         self.stats = {'frames': 0, 'detector_runs': 0, 'nan_dropped': 0, 'time_resets': 0}
         self.reset()
+
+    def reconfigure(self, config: PoseConfig) -> None:
+        """Take new settings while running (the models stay: model_dir, variant, runtimes and threads are fixed)."""
+        fixed = ('model_dir', 'landmark_variant', 'prefer', 'threads')
+        changed = [name for name in fixed if getattr(config, name) != getattr(self.config, name)]
+        if changed:
+            raise ConfigError(f'{", ".join(changed)} cannot change while the models are open')
+        self.detector.min_confidence = config.min_detection_confidence
+        self.detector.tile_px = config.detector_tile_px
+        self.tracker.max_people, self.tracker.lost_frames = config.max_people, config.lost_frames
+        self.config = config
 
     @classmethod
     def from_config(cls, config: PoseConfig) -> PoseEstimator:

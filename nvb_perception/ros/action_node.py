@@ -76,9 +76,9 @@ class ActionNode(ManagedNode):
         image_qos = declare(self, 'image_qos', 'sensor_data', 'QoS of the image subscription: sensor_data or '
                             'reliable', choices=('sensor_data', 'reliable'), read_only=True)
         backbone = declare(self, 'backbone_model', str(model_dir() / BACKBONE_FILE),
-                           'ViT backbone with attention outputs (nvb_perception.tools.extract_vit)', read_only=True)
+                           'ViT backbone with attention outputs (nvb_perception.export.extract_vit)', read_only=True)
         head = declare(self, 'head_model', str(model_dir() / DEFAULT_HEAD),
-                       'Adapters + class-temporal head (nvb_perception.training.export_actions)', read_only=True)
+                       'Adapters + class-temporal head (nvb_perception.export.action_head)', read_only=True)
         self.rate_hz = declare(self, 'rate_hz', 0.0, 'Most frames per second to process, in source time '
                                '(0 = the rate the model was trained at)', low=0.0, high=1000.0)
         self.whole_frame = declare(self, 'whole_frame', False, 'Recognise the whole image (track -1) instead of '

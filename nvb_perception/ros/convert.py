@@ -7,11 +7,21 @@ from array import array
 
 import numpy as np
 from builtin_interfaces.msg import Time
-from nvb_perception_msgs.msg import (Action, ActionArray, Cue, CueArray, ErgonomicRisk, ErgonomicRiskArray,
-                                     Skeleton2D, Skeleton2DArray, Skeleton3D, Skeleton3DArray)
 from std_msgs.msg import Header
 
 from nvb_perception import types as t
+from nvb_perception_msgs.msg import (
+    Action,
+    ActionArray,
+    Cue,
+    CueArray,
+    ErgonomicRisk,
+    ErgonomicRiskArray,
+    Skeleton2D,
+    Skeleton2DArray,
+    Skeleton3D,
+    Skeleton3DArray,
+)
 
 
 def _f32(values) -> array:

@@ -29,8 +29,12 @@ from nvb_perception.cues.overlay import draw_cues
 from nvb_perception.cues.stage import CueStage, CueStageConfig
 from nvb_perception.errors import PerceptionError
 from nvb_perception.imaging import numpy_to_image_fields
-from nvb_perception.ros.convert import (cue_frame_to_msg, skeleton2d_frame_from_msg, skeleton3d_frame_from_msg,
-                                        time_from_msg)
+from nvb_perception.ros.convert import (
+    cue_frame_to_msg,
+    skeleton2d_frame_from_msg,
+    skeleton3d_frame_from_msg,
+    time_from_msg,
+)
 from nvb_perception.ros.cue_markers import CueMarkers
 from nvb_perception.ros.images import image_msg_to_bgr8
 from nvb_perception.ros.lifecycle import ManagedNode

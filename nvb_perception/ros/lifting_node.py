@@ -13,6 +13,7 @@ with zero confidence and counted; a stamp going backwards restarts every track's
 `/diagnostics`. A causal window per track: no future frames, so latency is one model call.
 """
 import time
+
 import numpy as np
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo

@@ -1,4 +1,4 @@
-"""Small helpers every node uses: declared parameters, a clean main(), diagnostics, message type lookup."""
+"""Small helpers every node uses: a clean main(), diagnostics, the newest-frame worker, message type lookup."""
 import importlib
 import sys
 import threading
@@ -8,44 +8,14 @@ from collections import deque
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from rclpy._rclpy_pybind11 import RCLError
-from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
-from rclpy.parameter import Parameter
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import Image
 
-from nvb_perception.errors import ConfigError, PerceptionError
-
-
-def declare(node, name, default, description, *, low=None, high=None, choices=None, read_only=False):
-    """Declare a parameter with a descriptor (range or allowed values) and return its value.
-
-    A value outside `choices` or the range raises ConfigError, so a bad configuration stops the node at start.
-    """
-    is_float = isinstance(default, float)
-    # a float parameter also takes a whole number (rate:=0), as users type it; the value is stored as a float
-    desc = ParameterDescriptor(description=description, read_only=read_only, dynamic_typing=is_float)
-    if choices:
-        desc.additional_constraints = 'Must be one of: ' + ', '.join(map(str, choices))
-    if low is not None and isinstance(default, float):
-        desc.floating_point_range = [FloatingPointRange(from_value=float(low), to_value=float(high), step=0.0)]
-    elif low is not None and isinstance(default, int):
-        desc.integer_range = [IntegerRange(from_value=int(low), to_value=int(high), step=1)]
-    try:
-        value = node.declare_parameter(name, default, desc).value
-    except (InvalidParameterTypeException, InvalidParameterValueException) as error:
-        raise ConfigError(f'parameter {name}: {error}') from None      # a user's value, not a bug: one line
-    if is_float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f'parameter {name}={value!r} must be a number')
-        if isinstance(value, int):
-            value = float(value)
-            node.set_parameters([Parameter(name, Parameter.Type.DOUBLE, value)])
-    if choices and value not in choices:
-        raise ConfigError(f'parameter {name}={value!r} is invalid; must be one of {list(choices)}')
-    if low is not None and not low <= value <= high:
-        raise ConfigError(f'parameter {name}={value!r} is out of range [{low}, {high}]')
-    return value
+from nvb_perception.errors import PerceptionError
+from nvb_perception.imaging import numpy_to_image_fields
+from nvb_perception.ros.parameters import declare  # noqa: F401 - the nodes import it from here
 
 
 def message_class(type_name: str):
@@ -111,6 +81,12 @@ class Diagnostics:
     def count(self, key: str, n: int = 1) -> None:
         """Add n to a counter (e.g. 'frames_skipped')."""
         self.counters[key] = self.counters.get(key, 0) + n
+
+    def problem(self, counter: str, message: str) -> None:
+        """Count a dropped input under `counter`, show `message` in the status and log it (throttled)."""
+        self.count(counter)
+        self.warning = message
+        self.node.get_logger().warning(message, throttle_duration_sec=5.0)
 
     def arrival(self) -> None:
         """Record an input message arrival (for the input rate)."""
@@ -195,3 +171,40 @@ class NewestWorker:
             self._running = False
             self._wake.notify()
         self._thread.join(timeout=timeout)
+
+
+class StampOrder:
+    """Notices camera stamps going backwards (a bag looping, a replay), counts it and says what restarts."""
+
+    def __init__(self, diagnostics: Diagnostics, consequence: str):
+        self.diagnostics = diagnostics
+        self.consequence = consequence
+        self.last_ns: int | None = None
+
+    def went_back(self, stamp_ns: int) -> bool:
+        """Record this stamp; True (counted, logged) when it is older than the previous one."""
+        back = self.last_ns is not None and stamp_ns < self.last_ns
+        self.last_ns = stamp_ns
+        if back:
+            self.diagnostics.count('time_went_backwards')
+            self.diagnostics.node.get_logger().warning(f'time went backwards: {self.consequence}',
+                                                       throttle_duration_sec=5.0)
+        return back
+
+
+class OverlayPublisher:
+    """An `overlay` image topic that costs nothing unless it is enabled and someone subscribes."""
+
+    def __init__(self, node, enabled: bool, topic: str = 'overlay'):
+        self.enabled = enabled
+        self.publisher = node.create_publisher(Image, topic, qos_profile_sensor_data)
+
+    def wanted(self) -> bool:
+        """True when an overlay should be drawn for this frame."""
+        return self.enabled and self.publisher.get_subscription_count() > 0
+
+    def publish(self, bgr: np.ndarray, header) -> None:
+        """Publish a drawn BGR image with the source frame's header."""
+        msg = Image(**numpy_to_image_fields(bgr, 'bgr8'))
+        msg.header = header
+        self.publisher.publish(msg)

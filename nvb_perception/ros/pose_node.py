@@ -5,22 +5,24 @@
 Subscribes `image` (sensor_msgs/Image, or `image/compressed` with image_transport:=compressed) with sensor-data
 QoS and the optional `camera_info`. Always works on the newest frame: frames that arrive while one is being
 processed are skipped and counted, so a slow machine adds no latency. Publishes `skeletons_2d` with the source
-stamp and frame, an optional `overlay` image, and `/diagnostics`.
+stamp and frame, an optional `overlay` image, and `/diagnostics`. Parameters: PoseConfig's fields (live unless
+read-only), ImageInput's, and publish_overlay.
 """
 import time
 
-from rclpy.qos import QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image
+from rclpy.qos import qos_profile_sensor_data
+from sensor_msgs.msg import CameraInfo
 
 from nvb_perception.assets import model_dir
 from nvb_perception.draw import draw_skeletons
 from nvb_perception.errors import PerceptionError
-from nvb_perception.imaging import numpy_to_image_fields
-from nvb_perception.pose2d.estimator import PoseConfig, PoseEstimator
+from nvb_perception.pose2d.config import PoseConfig
+from nvb_perception.pose2d.estimator import PoseEstimator
 from nvb_perception.ros.convert import header_from_msg, skeleton2d_frame_to_msg
-from nvb_perception.ros.images import converter_name, image_msg_to_bgr8
+from nvb_perception.ros.images import ImageInput, converter_name, image_msg_to_bgr8, subscribe_image
 from nvb_perception.ros.lifecycle import ManagedNode
-from nvb_perception.ros.node_utils import Diagnostics, NewestWorker, declare, run
+from nvb_perception.ros.node_utils import Diagnostics, NewestWorker, OverlayPublisher, run
+from nvb_perception.ros.parameters import LiveConfig, declare, declare_config
 from nvb_perception.types import Skeleton2DFrame
 from nvb_perception_msgs.msg import Skeleton2DArray
 
@@ -30,54 +32,28 @@ class PoseNode(ManagedNode):
 
     def __init__(self, estimator: PoseEstimator | None = None, **node_options):
         super().__init__('pose_node', **node_options)
-        transport = declare(self, 'image_transport', 'raw', 'Subscribe to raw images or image/compressed',
-                            choices=('raw', 'compressed'), read_only=True)
-        image_qos = declare(self, 'image_qos', 'sensor_data',
-                            'QoS of the image subscription: sensor_data (best effort, matches any camera) or '
-                            'reliable (lossless with a reliable camera; large best-effort images lose fragments '
-                            'with Fast DDS default transports)', choices=('sensor_data', 'reliable'), read_only=True)
-        self.publish_overlay = declare(self, 'publish_overlay', False, 'Publish an overlay image for RViz')
-        config = PoseConfig(
-            model_dir=declare(self, 'model_dir', str(model_dir()), 'Folder of the exported ONNX models',
-                              read_only=True),
-            landmark_variant=declare(self, 'landmark_variant', 'full', 'BlazePose landmark model',
-                                     choices=('lite', 'full', 'heavy'), read_only=True),
-            max_people=declare(self, 'max_people', 4, 'Most people tracked at once', low=1, high=16),
-            min_detection_confidence=declare(self, 'min_detection_confidence', 0.5,
-                                             'Person detector score threshold', low=0.0, high=1.0),
-            min_tracking_confidence=declare(self, 'min_tracking_confidence', 0.5,
-                                            'Below this pose score a track is lost and re-detected',
-                                            low=0.0, high=1.0),
-            smoothing=declare(self, 'smoothing', True, 'One-Euro smoothing of the landmarks per track'),
-            detect_every_n_frames=declare(self, 'detect_every_n_frames', 10,
-                                          'While people are tracked, look for new ones every N frames',
-                                          low=1, high=10000),
-            detector_tile_px=declare(self, 'detector_tile_px', 0,
-                                     'Also detect in overlapping tiles of this size (0 = off): finds small, '
-                                     'far-away people at a higher detector cost', low=0, high=8192),
-            lost_frames=declare(self, 'lost_frames', 15, 'Frames a lost track is kept before it terminates',
-                                low=0, high=100000),
-            threads=declare(self, 'threads', 1, 'ONNX Runtime threads per model (0 = one per core)',
-                            low=0, high=64, read_only=True) or None,
-            prefer=tuple(declare(self, 'backends', ['tensorrt', 'onnxruntime'],
-                                 'Runtimes to try in order (tensorrt, onnxruntime)', read_only=True)),
-        )
-        self.config, self.estimator = config, estimator
+        image_input = declare_config(self, ImageInput)
+        self.overlay = OverlayPublisher(self, declare(self, 'publish_overlay', False, 'Publish an overlay image'))
+        self.live = LiveConfig(self, declare_config(self, PoseConfig, model_dir=str(model_dir())), self._reconfigure)
+        self.estimator = estimator
         self.diagnostics = Diagnostics(self)
         self.preload()                 # autostart: models open before any subscription exists
         self.diagnostics.values['image_converter'] = converter_name()
         self.publisher = self.create_publisher(Skeleton2DArray, 'skeletons_2d', 10)
-        self.overlay_pub = self.create_publisher(Image, 'overlay', qos_profile_sensor_data)
-        qos = qos_profile_sensor_data if image_qos == 'sensor_data' else QoSProfile(
-            depth=2, reliability=ReliabilityPolicy.RELIABLE)
-        if transport == 'raw':
-            self.create_subscription(Image, 'image', self.on_image, qos)
-        else:
-            self.create_subscription(CompressedImage, 'image/compressed', self.on_image, qos)
+        subscribe_image(self, image_input, self.on_image)
         self.camera_info = None
         self.create_subscription(CameraInfo, 'camera_info', self.on_camera_info, qos_profile_sensor_data)
         self._last_done = None
         self._worker = NewestWorker(self.process)
+
+    @property
+    def config(self) -> PoseConfig:
+        """The stage's current settings (they follow `ros2 param set`)."""
+        return self.live.config
+
+    def _reconfigure(self, config: PoseConfig) -> None:
+        if self.estimator is not None:
+            self.estimator.reconfigure(config)
 
     def load_models(self) -> None:
         """Open the detector and landmark models (configure)."""
@@ -113,10 +89,7 @@ class PoseNode(ManagedNode):
             bgr = image_msg_to_bgr8(msg)
             result = estimator(bgr, stamp.stamp_ns)
         except PerceptionError as error:
-            self.diagnostics.count('frames_dropped')
-            self.diagnostics.warning = f'dropped frame: {error}'
-            self.get_logger().warning(f'dropped frame: {error}', throttle_duration_sec=5.0)
-            return
+            return self.diagnostics.problem('frames_dropped', f'dropped frame: {error}')
         if result.time_reset:
             self.diagnostics.count('time_went_backwards')
         for note in result.warnings:
@@ -128,13 +101,11 @@ class PoseNode(ManagedNode):
         self.diagnostics.latency(msg.header.stamp)
         self.diagnostics.processing_ms.append((time.perf_counter() - start) * 1e3)
         self.diagnostics.values['tracks'] = str(sum(1 for s in skeletons if s.track_state <= 1))
-        if self.publish_overlay:
+        if self.overlay.wanted():
             now = time.monotonic()
             fps = 1.0 / (now - self._last_done) if self._last_done else None
             self._last_done = now
-            overlay = Image(**numpy_to_image_fields(draw_skeletons(bgr, skeletons, fps), 'bgr8'))
-            overlay.header = msg.header
-            self.overlay_pub.publish(overlay)
+            self.overlay.publish(draw_skeletons(bgr, skeletons, fps), msg.header)
 
     def close(self) -> None:
         """Stop the worker thread, free the models."""

@@ -16,8 +16,8 @@ from visualization_msgs.msg import MarkerArray
 
 from nvb_perception.ergonomics import COUPLINGS, LOAD_PATTERNS, ExposureTracker, RebaInputs, RulaInputs
 from nvb_perception.errors import ConfigError
-from nvb_perception.ros.convert import ergonomic_risk_frame_to_msg, skeleton3d_frame_from_msg
 from nvb_perception.pipeline import score_frame
+from nvb_perception.ros.convert import ergonomic_risk_frame_to_msg, skeleton3d_frame_from_msg
 from nvb_perception.ros.markers import delete_marker, text_marker
 from nvb_perception.ros.node_utils import Diagnostics, declare, run
 from nvb_perception.skeleton import H36M

@@ -29,8 +29,10 @@ import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from nvb_perception.lifting.bvh import load_h36m
-from nvb_perception.lifting.dataset import SimulationConfig, make_windows, resample, split_clips
+from nvb_perception.datasets.bvh import load_h36m
+from nvb_perception.datasets.lifting_windows import SimulationConfig, make_windows, resample, split_clips
+from nvb_perception.training.lifter_fit import fit
+from nvb_perception.training.lifter_io import load_lifter, predict
 from nvb_perception.training.lifter_model import LifterConfig, build_model
 
 
@@ -56,7 +58,6 @@ def replay_buffer(segments: list[np.ndarray], seconds: float, rng: np.random.Gen
 
 
 def _mpjpe_mm(model: torch.nn.Module, data: tuple[np.ndarray, np.ndarray]) -> float:
-    from nvb_perception.training.train_lifter import predict
     pose, _ = predict(model, data[0])
     return 1000 * float(np.linalg.norm(pose - data[1], axis=-1).mean())
 
@@ -74,7 +75,6 @@ def run(model: torch.nn.Module, old_train: list[np.ndarray], old_val: list[np.nd
         forgetting_mm, new_gain_mm, seconds; record['forgetting_mm'] etc. for the replay method.
 
     """
-    from nvb_perception.training.train_lifter import fit
     if not 0.0 <= replay_fraction < 1.0:
         raise ValueError(f'replay_fraction must be in [0, 1), got {replay_fraction}')
     frames = model.config.receptive_field
@@ -135,7 +135,6 @@ def run(model: torch.nn.Module, old_train: list[np.ndarray], old_val: list[np.nd
 
 def main(args) -> int:
     """nvb-train-lifter --resume ...: see the module docstring (args from train_lifter.parse_args)."""
-    from nvb_perception.training.export_lifter import load_lifter
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
     torch.use_deterministic_algorithms(True)

@@ -19,7 +19,6 @@ seed and thread count.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from dataclasses import dataclass
@@ -27,12 +26,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors.torch import save_file
 
-from nvb_perception.actions.features import BackboneCache, FeatureConfig, SequenceFeatures, sequence_features
-from nvb_perception.actions.metrics import frame_map
-from nvb_perception.training.action_model import (KINDS, ActionModel, ActionModelConfig, build_action_model,
-                                                   trainable_parameters)
+from nvb_perception.actions.features import FeatureConfig
+from nvb_perception.datasets.action_features import BackboneCache, SequenceFeatures, sequence_features
+from nvb_perception.evaluation.action_metrics import frame_map
+from nvb_perception.training.action_checkpoint import save_checkpoint
+from nvb_perception.training.action_model import (
+    KINDS,
+    ActionModel,
+    ActionModelConfig,
+    build_action_model,
+    trainable_parameters,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -183,24 +188,6 @@ def model_config(kind: str, samples: Samples, config: FeatureConfig, num_classes
                              window=config.window_frames, **overrides)
 
 
-def save_checkpoint(path: Path, model: ActionModel, meta: dict) -> None:
-    """<path>.safetensors (float32 weights + standardisation buffers) and <path>.json (configs, classes, record)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path.with_suffix('.safetensors')))
-    path.with_suffix('.json').write_text(json.dumps({'model': model.cfg.to_json(), **meta}, indent=1))
-
-
-def load_checkpoint(path: Path) -> tuple[ActionModel, dict]:
-    """An ActionModel in eval mode and its JSON sidecar."""
-    from nvb_perception.assets import read_json, read_safetensors
-    path, fix = Path(path), 'Train it again with python -m nvb_perception.training.train_actions'
-    meta = read_json(path.with_suffix('.json'), 'action model metadata', fix)
-    model = build_action_model(ActionModelConfig(**meta['model']))
-    model.load_state_dict(read_safetensors(path.with_suffix('.safetensors'), 'action model weights', fix))
-    return model.eval(), meta
-
-
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument('--video', type=Path, required=True)
@@ -229,9 +216,9 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from nvb_perception.actions import labels as lab
-    from nvb_perception.actions.features import ensure_cache
-    from nvb_perception.actions.labels import ensure_tracks
+    from nvb_perception.datasets import action_labels as lab
+    from nvb_perception.datasets.action_features import ensure_cache
+    from nvb_perception.datasets.action_labels import ensure_tracks
     from nvb_perception.errors import PerceptionError
     torch.set_num_threads(args.threads)
     config = FeatureConfig(crop_px=args.crop_px, flow_layers=tuple(int(v) for v in args.flow_layers.split(',')),
@@ -281,7 +268,7 @@ def main(argv=None) -> int:
               + f' -> {args.out / f"actions_{kind}.safetensors"}')
         if args.export:
             from nvb_perception.assets import model_dir
-            from nvb_perception.training.export_actions import PARITY_TOLERANCE, write_head
+            from nvb_perception.export.action_head import PARITY_TOLERANCE, write_head
             onnx_path = model_dir() / f'actions_{kind}.onnx'
             diff = write_head(model.eval(), record, onnx_path)
             if diff > PARITY_TOLERANCE:

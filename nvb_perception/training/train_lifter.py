@@ -17,22 +17,20 @@ import json
 import os
 import sys
 import time
-import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import torch
 from safetensors.torch import save_file
 
-from nvb_perception.lifting import camera, corruption, metrics
-from nvb_perception.lifting.bvh import load_h36m
-from nvb_perception.lifting.dataset import SimulationConfig, make_windows, resample, split_clips
-from nvb_perception.training.lifter_model import LifterConfig, build_model, count_parameters, lifter_loss
-
-INPUT, OUTPUTS = 'keypoints_2d', ('pose_3d', 'log_var')
-PARITY_TOLERANCE = 1e-4   # max abs difference ONNX Runtime vs PyTorch, metres / log-variance units
-Data = Callable[[int], tuple[np.ndarray, np.ndarray]]   # epoch -> inputs (N, T, 17, 3), targets (N, 17, 3)
+from nvb_perception.datasets import corruption
+from nvb_perception.datasets.lifting_windows import SimulationConfig, make_windows
+from nvb_perception.export.lifter import INPUT, OUTPUTS, PARITY_TOLERANCE, export_onnx
+from nvb_perception.lifting import camera
+from nvb_perception.training import incremental
+from nvb_perception.training.lifter_fit import evaluate, fit
+from nvb_perception.training.lifter_io import load_splits
+from nvb_perception.training.lifter_model import LifterConfig, build_model, count_parameters
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -69,105 +67,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def load_splits(bvh_dir: Path, held_out: tuple[str, ...]) -> dict[str, list[np.ndarray]]:
-    """Every *.bvh in bvh_dir as H36M-17 at 30 fps, split by file and time segment."""
-    paths = sorted(bvh_dir.glob('*.bvh'))
-    if not paths:
-        raise SystemExit(f'no .bvh files in {bvh_dir}; run `make setup` to fetch the assets')
-    return split_clips([resample(load_h36m(p)) for p in paths], held_out=held_out)
-
-
-def fit(model: torch.nn.Module, data: Data, epochs: int, batch_size: int = 256, lr: float = 2e-3, seed: int = 0,
-        replay: Data | None = None, validate: Callable[[torch.nn.Module], float] | None = None) -> list[dict]:
-    """Train `model` in place with Adam, the learning rate decaying tenfold over the run.
-
-    Args:
-        model: a lifter from build_model.
-        data: epoch -> (inputs (N, T, 17, 3), targets (N, 17, 3)) for the new task.
-        epochs: passes, each over data(epoch).
-        batch_size: windows per step.
-        lr: initial learning rate.
-        seed: shuffling seed.
-        replay: epoch -> more (inputs, targets) mixed into each epoch. The hook for incremental learning:
-            generative replay of old domains from the simulator (not used yet).
-        validate: model -> validation MPJPE in mm, printed after each epoch.
-
-    Returns:
-        One dict per epoch: epoch, loss, train_mpjpe_mm, val_mpjpe_mm, seconds.
-
-    """
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, amsgrad=True)
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=0.1 ** (1 / max(epochs, 1)))
-    history = []
-    for epoch in range(epochs):
-        start = time.perf_counter()
-        inputs, targets = data(epoch)
-        if replay is not None:
-            old_inputs, old_targets = replay(epoch)
-            inputs, targets = np.concatenate([inputs, old_inputs]), np.concatenate([targets, old_targets])
-        order = np.random.default_rng([seed, epoch]).permutation(len(inputs))
-        model.train()
-        losses, errors = [], []
-        for i in range(0, len(order) - batch_size + 1, batch_size):   # full batches: BatchNorm needs > 1
-            idx = order[i:i + batch_size]
-            pose, log_var = model(torch.from_numpy(inputs[idx]))
-            loss, error = lifter_loss(pose, log_var, torch.from_numpy(targets[idx]))
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            losses.append(loss.item())
-            errors.append(error.item())
-        scheduler.step()
-        row = {'epoch': epoch, 'loss': float(np.mean(losses)), 'train_mpjpe_mm': 1000 * float(np.mean(errors))}
-        if validate is not None:
-            row['val_mpjpe_mm'] = validate(model)
-        row['seconds'] = time.perf_counter() - start
-        print(' '.join(f'{k} {v:.4g}' if isinstance(v, float) else f'{k} {v}' for k, v in row.items()), flush=True)
-        history.append(row)
-    return history
-
-
-@torch.no_grad()
-def predict(model: torch.nn.Module, inputs: np.ndarray, batch_size: int = 1024) -> tuple[np.ndarray, np.ndarray]:
-    """Eval-mode outputs: pose (N, 17, 3) metres and log_var (N, 17)."""
-    model.eval()
-    outs = [model(torch.from_numpy(inputs[i:i + batch_size])) for i in range(0, len(inputs), batch_size)]
-    return torch.cat([o[0] for o in outs]).numpy(), torch.cat([o[1] for o in outs]).numpy()
-
-
-def evaluate(model: torch.nn.Module, inputs: np.ndarray, targets: np.ndarray) -> dict:
-    """MPJPE, P-MPJPE (mm), per-joint MPJPE and the 90 % interval coverage of the predicted uncertainty."""
-    pose, log_var = predict(model, inputs)
-    err = np.linalg.norm(pose - targets, axis=-1)
-    radius90 = np.sqrt(6.251 * np.exp(log_var))   # chi-square 3 dof, 90 %: isotropic 3D Gaussian
-    return {'mpjpe_mm': 1000 * metrics.mpjpe(pose, targets), 'p_mpjpe_mm': 1000 * metrics.p_mpjpe(pose, targets),
-            'per_joint_mm': (1000 * metrics.mpjpe(pose, targets, per_joint=True)).round(1).tolist(),
-            'coverage90': float(np.mean(err <= radius90))}
-
-
-def export_onnx(model: torch.nn.Module, path: Path, frames: int, check_inputs: np.ndarray) -> float:
-    """Write an opset-17 ONNX file with a dynamic batch and return the max abs ORT-vs-torch difference."""
-    from nvb_perception.backends import load_backend
-    model.eval()
-    example = torch.from_numpy(check_inputs[:1])
-    axes = {INPUT: {0: 'batch'}, **{name: {0: 'batch'} for name in OUTPUTS}}
-    with warnings.catch_warnings():   # the TorchScript exporter warns about itself and about shape checks
-        warnings.simplefilter('ignore')
-        torch.onnx.export(model, (example,), str(path), input_names=[INPUT], output_names=list(OUTPUTS),
-                          dynamic_axes=axes, opset_version=17, dynamo=False)
-    expected = predict(model, check_inputs)
-    with load_backend(path, prefer=('onnxruntime',), device='cpu') as backend:
-        assert backend.inputs[INPUT].shape[1] == frames
-        got = backend({INPUT: check_inputs})
-    return max(float(np.max(np.abs(got[name] - want))) for name, want in zip(OUTPUTS, expected))
-
-
 def main(argv=None) -> int:
     """Train, evaluate, save and export; see the module docstring."""
     args = parse_args(argv)
     args.command = ' '.join([Path(sys.argv[0]).name] + (argv if argv is not None else sys.argv[1:]))
     if args.resume is not None:
-        from nvb_perception.training import incremental
         return incremental.main(args)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)

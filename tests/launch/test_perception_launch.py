@@ -11,10 +11,11 @@ import pytest
 launch_pytest = pytest.importorskip(
     'launch_pytest', reason='launch_pytest is not installable from PyPI; runs on a full ROS 2 install (apt)')
 
-import launch  # noqa: E402
 from launch.actions import IncludeLaunchDescription  # noqa: E402
 from launch.launch_description_sources import PythonLaunchDescriptionSource  # noqa: E402
 from launch_testing_ros import WaitForTopics  # noqa: E402
+
+import launch  # noqa: E402
 from nvb_perception_msgs.msg import Skeleton2DArray  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]

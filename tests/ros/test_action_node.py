@@ -13,9 +13,9 @@ import pytest
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 
-from nvb_perception.actions.labels import MOTION_CLASSES
+from nvb_perception.datasets.action_labels import MOTION_CLASSES
+from nvb_perception.launcher.processes import NodeProcess, ProcessGraph, TopicListener, _param_arg
 from nvb_perception.ros.convert import action_frame_from_msg, skeleton2d_frame_from_msg
-from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener, _param_arg
 from nvb_perception.types import TrackState
 
 torch = pytest.importorskip('torch')

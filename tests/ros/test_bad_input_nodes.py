@@ -17,10 +17,16 @@ from sensor_msgs.msg import CameraInfo, Image
 
 from nvb_perception.imaging import numpy_to_image_fields
 from nvb_perception.io.bag import BagWriter
-from nvb_perception.ros.convert import (action_frame_from_msg, cue_frame_from_msg, ergonomic_risk_frame_from_msg,
-                                        skeleton2d_frame_to_msg, skeleton3d_frame_from_msg, skeleton3d_frame_to_msg,
-                                        time_to_msg)
-from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener
+from nvb_perception.launcher.processes import NodeProcess, ProcessGraph, TopicListener
+from nvb_perception.ros.convert import (
+    action_frame_from_msg,
+    cue_frame_from_msg,
+    ergonomic_risk_frame_from_msg,
+    skeleton2d_frame_to_msg,
+    skeleton3d_frame_from_msg,
+    skeleton3d_frame_to_msg,
+    time_to_msg,
+)
 from nvb_perception.ros.video_publisher import camera_info
 from nvb_perception.skeleton import H36M
 from nvb_perception.types import Skeleton2D, Skeleton2DFrame, Skeleton3D, Skeleton3DFrame, Stamp, TrackState
@@ -174,8 +180,8 @@ def publish_until(io, pub, msg, expected: dict, timeout: float = 20.0) -> bool:
 
 @pytest.mark.slow
 def test_risk_node(assets, log_dir):
+    from nvb_perception.datasets.bvh import load_h36m
     from nvb_perception.ergonomics import assess_rula
-    from nvb_perception.lifting.bvh import load_h36m
     pose = load_h36m(assets / 'data' / 'bvh' / 'test.bvh').positions[100]          # real mocap, z up
     node = NodeProcess('risk_node', {'methods': ['RULA'], 'up': [0.0, 0.0, 1.0]})
     topics = {'ergonomic_risk': 'nvb_perception_msgs/msg/ErgonomicRiskArray',

@@ -16,14 +16,13 @@ from std_msgs.msg import Header
 
 from nvb_perception.draw import track_color
 from nvb_perception.imaging import numpy_to_image_fields
+from nvb_perception.launcher.processes import NodeProcess, ProcessGraph, TopicListener
 from nvb_perception.ros.convert import cue_frame_from_msg, header_to_msg, skeleton2d_frame_to_msg, time_from_msg
 from nvb_perception.ros.cue_markers import ABOVE_HEAD_M, CueMarkers
 from nvb_perception.ros.marker_scene import scene_at_stamp
-from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener
 from nvb_perception.scene import MarkerScene, View, render
 from nvb_perception.skeleton import H36M
-from nvb_perception.types import (Cue, Skeleton2D, Skeleton2DFrame, Skeleton3D, Skeleton3DFrame, Stamp,
-                                  TrackState)
+from nvb_perception.types import Cue, Skeleton2D, Skeleton2DFrame, Skeleton3D, Skeleton3DFrame, Stamp, TrackState
 
 ROOT = Path(__file__).resolve().parents[2]
 FRAME = 'camera_optical_frame'

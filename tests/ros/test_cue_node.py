@@ -7,8 +7,8 @@ import pytest
 from sensor_msgs.msg import Image
 
 from nvb_perception.imaging import numpy_to_image_fields
+from nvb_perception.launcher.processes import NodeProcess, ProcessGraph, TopicListener
 from nvb_perception.ros.convert import cue_frame_from_msg, skeleton2d_frame_to_msg, time_to_msg
-from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener
 from nvb_perception.types import Skeleton2D, Skeleton2DFrame, Stamp, TrackState
 
 FRAMES = 16

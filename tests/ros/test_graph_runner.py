@@ -8,8 +8,8 @@ import time
 import pytest
 
 from nvb_perception.io.bag import BagReader
-from nvb_perception.ros.processes import TopicListener, child_processes
-from nvb_perception.tools.cli import parse_overrides
+from nvb_perception.launcher.cli import parse_overrides
+from nvb_perception.launcher.processes import TopicListener, child_processes
 
 RISK = 'nvb_perception_msgs/msg/ErgonomicRiskArray'
 SKELETONS_2D = 'nvb_perception_msgs/msg/Skeleton2DArray'
@@ -17,7 +17,7 @@ FAST = ['--set', 'pose_node.image_qos=reliable', '--set', 'pose_node.publish_ove
 
 
 def runner(args, log_dir, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, '-m', 'nvb_perception.tools.cli', 'run', '--log-dir', str(log_dir)]
+    return subprocess.Popen([sys.executable, '-m', 'nvb_perception.launcher.cli', 'run', '--log-dir', str(log_dir)]
                             + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
 
 

@@ -5,7 +5,7 @@ import pytest
 import yaml
 
 from nvb_perception.errors import ConfigError
-from nvb_perception.ros.graph import Camera, config_file, graph_nodes
+from nvb_perception.launcher.graph import Camera, config_file, graph_nodes
 
 
 def test_two_cameras_get_their_own_namespaced_stages_and_one_recorder():

@@ -17,8 +17,8 @@ import time
 import pytest
 
 from nvb_perception.io.bag import BagReader, BagRecord, deserialize, serialize
-from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener
-from nvb_perception.tools import bag_summary, process_bag
+from nvb_perception.launcher.processes import NodeProcess, ProcessGraph, TopicListener
+from nvb_perception.offline import bag_summary, process_bag
 
 N = 30                                      # frames of vtest.avi (10 fps)
 RESULTS = {'/skeletons_2d': 'nvb_perception_msgs/msg/Skeleton2DArray',
@@ -176,8 +176,17 @@ def test_bag_summary_numbers_on_a_known_bag(tmp_path):
 
     from nvb_perception.io.bag import BagWriter
     from nvb_perception.ros import convert
-    from nvb_perception.types import (Action, ActionFrame, Cue, CueFrame, ErgonomicRisk, ErgonomicRiskFrame,
-                                      Skeleton2D, Skeleton2DFrame, Stamp)
+    from nvb_perception.types import (
+        Action,
+        ActionFrame,
+        Cue,
+        CueFrame,
+        ErgonomicRisk,
+        ErgonomicRiskFrame,
+        Skeleton2D,
+        Skeleton2DFrame,
+        Stamp,
+    )
     sec = 10**9
 
     def person(track_id, state):

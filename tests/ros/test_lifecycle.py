@@ -8,8 +8,8 @@ from lifecycle_msgs.srv import ChangeState, GetState
 from sensor_msgs.msg import Image
 
 from nvb_perception.imaging import numpy_to_image_fields
+from nvb_perception.launcher.processes import NodeProcess, ProcessGraph, TopicListener
 from nvb_perception.ros.convert import time_to_msg
-from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener
 
 TOPICS = {'skeletons_2d': 'nvb_perception_msgs/msg/Skeleton2DArray',
           '/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray'}

@@ -5,9 +5,8 @@ import cv2
 import numpy as np
 import pytest
 
-from nvb_perception.ros.convert import (ergonomic_risk_frame_from_msg, skeleton2d_frame_to_msg,
-                                        skeleton3d_frame_from_msg)
-from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener
+from nvb_perception.launcher.processes import NodeProcess, ProcessGraph, TopicListener
+from nvb_perception.ros.convert import ergonomic_risk_frame_from_msg, skeleton2d_frame_to_msg, skeleton3d_frame_from_msg
 from nvb_perception.skeleton import H36M
 from nvb_perception.types import Skeleton2D, Skeleton2DFrame, Stamp, TrackState
 
@@ -112,7 +111,7 @@ def test_whole_chain_over_dds(assets, log_dir):
     assert s3 and not s3[-1].root_relative and 1.0 < s3[-1].positions[H36M.PELVIS][2] < 30.0
     # torso and leg bones within 20 % of the mocap subject's (the lifter learned those proportions). Arm bones
     # are not checked: on real photos the lifter shortens them to 0.3-0.9 of the mocap length (README, limits)
-    from nvb_perception.lifting.bvh import load_h36m
+    from nvb_perception.datasets.bvh import load_h36m
     mocap = load_h36m(assets / 'data' / 'bvh' / 'test.bvh').positions
     for a, b in ((H36M.LEFT_HIP, H36M.LEFT_KNEE), (H36M.LEFT_KNEE, H36M.LEFT_ANKLE), (H36M.PELVIS, H36M.LEFT_HIP),
                  (H36M.RIGHT_KNEE, H36M.RIGHT_ANKLE), (H36M.PELVIS, H36M.SPINE), (H36M.SPINE, H36M.THORAX),

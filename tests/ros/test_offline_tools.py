@@ -9,9 +9,9 @@ from sensor_msgs.msg import Image
 from nvb_perception.imaging import numpy_to_image_fields
 from nvb_perception.io.bag import BagReader, BagWriter
 from nvb_perception.io.video import iter_video_frames
+from nvb_perception.offline import process_bag, process_video
 from nvb_perception.ros.convert import skeleton2d_frame_from_msg, time_to_msg
 from nvb_perception.ros.node_utils import message_class
-from nvb_perception.tools import process_bag, process_video
 
 N = 6
 

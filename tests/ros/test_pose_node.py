@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from nvb_perception.io.video import iter_video_frames
+from nvb_perception.launcher.processes import NodeProcess, ProcessGraph, TopicListener
 from nvb_perception.ros.convert import skeleton2d_frame_from_msg
-from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener
 from nvb_perception.types import TrackState
 
 SKELETONS = {'skeletons_2d': 'nvb_perception_msgs/msg/Skeleton2DArray'}
@@ -51,9 +51,9 @@ def test_live_graph_matches_offline_tool(assets, log_dir):
     from sensor_msgs.msg import Image
 
     from nvb_perception.imaging import numpy_to_image_fields
+    from nvb_perception.offline.pose_run import estimate_frames
+    from nvb_perception.offline.process_video import make_estimator
     from nvb_perception.ros.convert import time_to_msg
-    from nvb_perception.tools.offline import estimate_frames
-    from nvb_perception.tools.process_video import make_estimator
     from nvb_perception.types import Stamp
     video = assets / 'data' / 'opencv' / 'vtest.avi'
     n = 12

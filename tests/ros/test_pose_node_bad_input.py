@@ -7,7 +7,7 @@ import pytest
 from sensor_msgs.msg import CompressedImage, Image
 
 from nvb_perception.imaging import encode_compressed, numpy_to_image_fields
-from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener
+from nvb_perception.launcher.processes import NodeProcess, ProcessGraph, TopicListener
 
 TOPICS = {'skeletons_2d': 'nvb_perception_msgs/msg/Skeleton2DArray',
           '/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray'}

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from nvb_perception.ergonomics import assess_reba, assess_rula
+from nvb_perception.launcher.processes import NodeProcess, ProcessGraph, TopicListener
 from nvb_perception.ros.convert import ergonomic_risk_frame_from_msg, skeleton3d_frame_to_msg
-from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener
 from nvb_perception.skeleton import H36M as J
 from nvb_perception.types import Skeleton3D, Skeleton3DFrame, Stamp, TrackState
 

@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 
 from nvb_perception.draw import track_color
+from nvb_perception.launcher.processes import NodeProcess, ProcessGraph, TopicListener
 from nvb_perception.lifting.lifter import to_h36m
 from nvb_perception.ros.convert import header_to_msg, skeleton2d_frame_to_msg, time_from_msg
 from nvb_perception.ros.marker_scene import apply_marker_array, scene_at_stamp
-from nvb_perception.ros.processes import NodeProcess, ProcessGraph, TopicListener
 from nvb_perception.scene import TITLE_BAR_PX, MarkerScene, View, render
 from nvb_perception.types import Skeleton2D, Skeleton2DFrame, Stamp, TrackState
 
@@ -115,7 +115,7 @@ def test_cli_uses_the_recorded_camera_and_image(tmp_path):
     for time_s, bar_drawn in ((2.5, True), (None, False)):
         out = tmp_path / f'{time_s}.png'
         args = ['--time', str(time_s)] if time_s is not None else []
-        cli = subprocess.run([sys.executable, '-m', 'nvb_perception.tools.render_markers', str(tmp_path / 'bag'),
+        cli = subprocess.run([sys.executable, '-m', 'nvb_perception.offline.render_markers', str(tmp_path / 'bag'),
                               '--out', str(out), '--image-topic', 'image', '--no-side', *args],
                              capture_output=True, text=True, timeout=120)
         assert cli.returncode == 0, cli.stderr
@@ -224,7 +224,7 @@ def check_drawn(person, scene, camera, img):
 def check_bag_and_cli(bag, expected, after, camera_picture, tmp_path):
     """The recorder's MCAP bag replays to the same scenes; the CLI draws the last one as the test did."""
     from nvb_perception.io.bag import BagReader, deserialize
-    from nvb_perception.tools.render_markers import replay as replay_bag
+    from nvb_perception.offline.render_markers import replay as replay_bag
     recorded = list(BagReader(bag).messages())
     ended = min(i for i, r in enumerate(recorded) if any(m.action == 2 for m in deserialize(r).markers))
     last_of_both_ns = recorded[ended - 1].stamp_ns - recorded[0].stamp_ns     # the last message before a DELETE
@@ -232,7 +232,7 @@ def check_bag_and_cli(bag, expected, after, camera_picture, tmp_path):
     assert replay_bag(bag)[0].keys() == after.keys()
     out_png = tmp_path / 'cli_scene.png'
     h, w = camera_picture.shape[:2]      # no CameraInfo in this bag: the same pinhole from --hfov and --size
-    cli = subprocess.run([sys.executable, '-m', 'nvb_perception.tools.render_markers', str(bag), '--out',
+    cli = subprocess.run([sys.executable, '-m', 'nvb_perception.offline.render_markers', str(bag), '--out',
                           str(out_png), '--topics', 'skeleton_markers,risk_markers', '--hfov', str(HFOV_DEG),
                           '--size', f'{w}x{h}'], capture_output=True, text=True, timeout=120)
     assert cli.returncode == 0 and 'wrote' in cli.stdout, cli.stderr

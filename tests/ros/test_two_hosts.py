@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from nvb_perception.io.bag import BagReader
-from nvb_perception.ros.processes import NodeProcess, ProcessGraph
+from nvb_perception.launcher.processes import NodeProcess, ProcessGraph
 
 SUBNET = '10.213.47.{}/24'
 

@@ -7,7 +7,7 @@ import pytest
 from nvb_perception.imaging import image_fields_to_bgr8
 from nvb_perception.io.bag import BagReader, deserialize
 from nvb_perception.io.video import iter_video_frames
-from nvb_perception.ros.processes import NodeProcess, ProcessGraph
+from nvb_perception.launcher.processes import NodeProcess, ProcessGraph
 
 
 @pytest.mark.slow

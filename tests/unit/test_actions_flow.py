@@ -103,7 +103,7 @@ def test_flow_on_real_vtest_crops(assets):
     from nvb_perception.io.video import iter_video_frames
     path = assets / 'models' / BACKBONE_FILE
     if not path.is_file():
-        pytest.skip('backbone missing: python -m nvb_perception.tools.extract_vit')
+        pytest.skip('backbone missing: python -m nvb_perception.export.extract_vit')
     frames = [f.bgr for f in iter_video_frames(assets / 'data' / 'opencv' / 'vtest.avi', max_frames=5)]
     # track 0, a man of ~80 px walking right at ~6 px per frame (box x0 258 -> 282 px over frames 0-4)
     window = (221.0, 201.0, 128.0, 128.0)

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from nvb_perception.actions import labels as lab
-from nvb_perception.actions.metrics import average_precision, frame_map
+from nvb_perception.datasets import action_labels as lab
 from nvb_perception.errors import PerceptionError
+from nvb_perception.evaluation.action_metrics import average_precision, frame_map
 
 FPS = 10.0
 HEIGHT_PX = 80.0

@@ -4,11 +4,17 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
-from nvb_perception.actions.metrics import frame_map  # noqa: E402
-from nvb_perception.training.action_model import (KINDS, ActionModelConfig, attention_bias,  # noqa: E402
-                                                   build_action_model, trainable_parameters)
-from nvb_perception.training.train_actions import Samples, fit, load_checkpoint, predict, save_checkpoint  # noqa: E402
-from nvb_perception.training.vit import DinoV2ViT  # noqa: E402
+from nvb_perception.evaluation.action_metrics import frame_map  # noqa: E402
+from nvb_perception.export.vit import DinoV2ViT  # noqa: E402
+from nvb_perception.training.action_checkpoint import load_checkpoint, save_checkpoint  # noqa: E402
+from nvb_perception.training.action_model import (  # noqa: E402
+    KINDS,
+    ActionModelConfig,
+    attention_bias,
+    build_action_model,
+    trainable_parameters,
+)
+from nvb_perception.training.train_actions import Samples, fit, predict  # noqa: E402
 
 PARITY_TOLERANCE = 1e-4    # probabilities
 SMALL = dict(token_layers=2, token_dim=16, motion_dim=8, window=6, dim=16, adapter_dim=8, heads=2, num_classes=3)
@@ -84,7 +90,7 @@ def test_flow_model_learns_motion_that_framemean_cannot_see():
 
 
 def test_checkpoint_and_onnx_parity(tmp_path):
-    from nvb_perception.training.export_actions import export_onnx
+    from nvb_perception.export.action_head import export_onnx
     model = build_action_model(ActionModelConfig(kind='flow', **SMALL))
     fit(model, synthetic_samples(n=64), epochs=1, batch_size=32)
     save_checkpoint(tmp_path / 'actions_flow', model, {'classes': ['a', 'b', 'c']})

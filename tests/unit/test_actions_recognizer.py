@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 
 from nvb_perception.actions.backbone import BACKBONE_FILE, AttentionBackbone
-from nvb_perception.actions.features import FeatureConfig, extract_backbone_cache, sequence_features
-from nvb_perception.actions.labels import MOTION_CLASSES, Tracks
+from nvb_perception.actions.features import FeatureConfig
 from nvb_perception.actions.recognizer import ActionRecognizer
+from nvb_perception.datasets.action_features import extract_backbone_cache, sequence_features
+from nvb_perception.datasets.action_labels import MOTION_CLASSES, Tracks
 
 torch = pytest.importorskip('torch')
 
@@ -20,12 +21,12 @@ BOXES = {0: [(258, 228, 280, 309), (261, 227, 298, 308), (262, 226, 305, 305), (
 
 @pytest.fixture(scope='module')
 def setup(assets, tmp_path_factory):
+    from nvb_perception.export.action_head import write_head
     from nvb_perception.io.video import iter_video_frames
     from nvb_perception.training.action_model import ActionModelConfig, build_action_model
-    from nvb_perception.training.export_actions import write_head
     path = assets / 'models' / BACKBONE_FILE
     if not path.is_file():
-        pytest.skip('backbone missing: python -m nvb_perception.tools.extract_vit')
+        pytest.skip('backbone missing: python -m nvb_perception.export.extract_vit')
     torch.manual_seed(0)
     torch.set_num_threads(1)
     config = FeatureConfig(window_frames=4)
@@ -126,6 +127,6 @@ def test_runtime_imports_no_torch():
     import subprocess
     import sys
     code = ('import sys, nvb_perception.actions.recognizer, nvb_perception.actions.features, '
-            'nvb_perception.actions.labels; print("torch" in sys.modules)')
+            'nvb_perception.datasets.action_labels; print("torch" in sys.modules)')
     result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and result.stdout.strip() == 'False', result.stderr

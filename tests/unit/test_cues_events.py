@@ -96,8 +96,9 @@ def test_every_cue_has_a_definition_and_thresholds():
 
 
 def test_cues_yaml_matches_the_node_parameters():
-    import yaml
     from pathlib import Path
+
+    import yaml
     params = yaml.safe_load((Path(__file__).parents[2] / 'config' / 'cues.yaml').read_text())['/**/cue_node'][
         'ros__parameters']
     values = {}

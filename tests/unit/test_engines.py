@@ -21,7 +21,7 @@ from nvb_perception.backends.engines import (
     sidecar_path,
 )
 from nvb_perception.errors import BackendError, ConfigError, ModelFileError
-from nvb_perception.tools import build_engines
+from nvb_perception.export import build_engines
 
 REPO_ROOT = Path(__file__).resolve().parents[2]   # so `python -m` finds the package uninstalled
 SHAPES = {'x': ((1, 4), (8, 4), (32, 4))}
@@ -196,7 +196,7 @@ def test_cli_without_tensorrt_exits_2(onnx_file, capsys, monkeypatch):
 
 @pytest.mark.skipif(importlib.util.find_spec('tensorrt') is not None, reason='tensorrt is installed here')
 def test_cli_process_without_tensorrt(onnx_file):
-    result = subprocess.run([sys.executable, '-m', 'nvb_perception.tools.build_engines', str(onnx_file)],
+    result = subprocess.run([sys.executable, '-m', 'nvb_perception.export.build_engines', str(onnx_file)],
                             check=False, capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
     assert result.returncode == 2
     assert result.stderr.startswith('nvb-build-engines: TensorRT is not usable') and result.stderr.count('\n') == 1

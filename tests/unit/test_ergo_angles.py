@@ -4,8 +4,15 @@ import math
 import numpy as np
 import pytest
 
-from nvb_perception.ergonomics import (Heuristics, RebaInputs, RulaInputs, assess_reba, assess_rula, assess_skeleton,
-                                       measure)
+from nvb_perception.ergonomics import (
+    Heuristics,
+    RebaInputs,
+    RulaInputs,
+    assess_reba,
+    assess_rula,
+    assess_skeleton,
+    measure,
+)
 from nvb_perception.skeleton import H36M as J
 from nvb_perception.types import ErgonomicRisk, Skeleton3D
 

@@ -68,7 +68,7 @@ def select(positions: np.ndarray) -> dict[str, np.ndarray]:
 @pytest.fixture(scope='module')
 def library(assets):
     """Map each category to a list of (clip, frame, (17, 3) world positions, RULA risk, REBA risk)."""
-    from nvb_perception.lifting.bvh import load_h36m
+    from nvb_perception.datasets.bvh import load_h36m
     folder = assets / 'data' / 'bvh'
     if not all((folder / f'{c}.bvh').is_file() for c in CLIPS):
         pytest.skip(f'BVH clips not in {folder}: run `make setup`')

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from nvb_perception.ergonomics import ExposureTracker, RulaInputs
-from nvb_perception.ergonomics.report import KeyFrame, frame_seconds, key_moments, worst_sustained, write_report
 from nvb_perception.io.bag import BagWriter, serialize, typestore
+from nvb_perception.offline import ergo_report
+from nvb_perception.offline.ergonomics_report import KeyFrame, frame_seconds, key_moments, worst_sustained, write_report
 from nvb_perception.skeleton import H36M as J
-from nvb_perception.tools import ergo_report
 
 PNG = b'\x89PNG\r\n\x1a\n'
 T0 = 1_700_000_000 * 10**9

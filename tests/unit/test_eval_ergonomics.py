@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from nvb_perception.tools import eval_ergonomics as ev
+from nvb_perception.evaluation import eval_ergonomics as ev
 
 
 def textbook_kappa(a, b, categories, weights='quadratic'):
@@ -58,9 +58,9 @@ def test_agreement_percentages():
 
 def test_camera_views_keep_the_world_scores(assets):
     """Truth in the optical frame with the camera's up vector scores exactly as the world pose with +z up."""
+    from nvb_perception.datasets.corruption import CLEAN
     from nvb_perception.ergonomics import assess_reba, assess_rula
-    from nvb_perception.lifting.corruption import CLEAN
-    from nvb_perception.training.eval_lifter import BANDS
+    from nvb_perception.evaluation.eval_lifter import BANDS
     sequences, sources = ev.held_out_sequences(('test2',), ev.SEQ_FRAMES, quick=True)
     assert sources[0] == 'test' and len(sequences[0]) == 60
     for band in BANDS.values():
@@ -78,9 +78,9 @@ def test_camera_views_keep_the_world_scores(assets):
 
 
 def test_quick_run_prints_the_table_and_result(assets, capsys):
-    from nvb_perception.training.export_lifter import default_onnx
+    from nvb_perception.export.lifter import default_onnx
     if not default_onnx().is_file():
-        pytest.skip(f'{default_onnx()} missing: python -m nvb_perception.training.export_lifter')
+        pytest.skip(f'{default_onnx()} missing: python -m nvb_perception.export.lifter')
     assert ev.main(['--quick']) == 0
     out = capsys.readouterr().out
     last = out.strip().splitlines()[-1]

@@ -8,11 +8,13 @@ import pytest
 torch = pytest.importorskip('torch')
 from safetensors.torch import save_file  # noqa: E402
 
+from nvb_perception.datasets.corruption import CLEAN  # noqa: E402
+from nvb_perception.datasets.lifting_windows import SimulationConfig, make_windows  # noqa: E402
+from nvb_perception.evaluation import eval_lifter  # noqa: E402
+from nvb_perception.export import lifter as export_lifter  # noqa: E402
 from nvb_perception.lifting import camera  # noqa: E402
-from nvb_perception.lifting.corruption import CLEAN  # noqa: E402
-from nvb_perception.lifting.dataset import SimulationConfig, make_windows  # noqa: E402
 from nvb_perception.skeleton import H36M  # noqa: E402
-from nvb_perception.training import eval_lifter, export_lifter  # noqa: E402
+from nvb_perception.training import lifter_io, pack_lifter  # noqa: E402
 from nvb_perception.training.lifter_model import LifterConfig, build_model  # noqa: E402
 
 TINY = LifterConfig(filter_widths=(3, 3), channels=16, dropout=0.0)
@@ -99,13 +101,13 @@ def test_export_is_idempotent_and_matches_onnx_runtime(tmp_path):
 
 def test_pack_writes_float16_with_its_parity(tmp_path):
     weights = save_tiny(tmp_path, TINY, 'lifter_temporal')
-    storage = export_lifter.pack(weights, tmp_path / 'pkg', measure_test=False)
+    storage = pack_lifter.pack(weights, tmp_path / 'pkg', measure_test=False)
     packed = tmp_path / 'pkg' / 'lifter_temporal.safetensors'
     assert storage['dtype'] == 'float16' and packed.stat().st_size < weights.stat().st_size
     assert storage['fp16_vs_fp32_max_abs_pose_m'] < 1e-2
     meta = json.loads(packed.with_suffix('.json').read_text())
     assert meta['storage']['sha256'] == export_lifter.sha256(packed) and meta['config']['channels'] == 16
-    model, _ = export_lifter.load_lifter(packed)
+    model, _ = lifter_io.load_lifter(packed)
     assert next(model.parameters()).dtype == torch.float32
 
 

@@ -3,8 +3,14 @@ import numpy as np
 import pytest
 
 from nvb_perception.errors import ImageError, PerceptionError
-from nvb_perception.imaging import (ENCODINGS, decode_compressed, encode_compressed, image_to_numpy,
-                                    numpy_to_image_fields, to_bgr8)
+from nvb_perception.imaging import (
+    ENCODINGS,
+    decode_compressed,
+    encode_compressed,
+    image_to_numpy,
+    numpy_to_image_fields,
+    to_bgr8,
+)
 
 RNG = np.random.default_rng(0)
 

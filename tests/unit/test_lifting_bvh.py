@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from nvb_perception.lifting import bvh
+from nvb_perception.datasets import bvh
 from nvb_perception.skeleton import H36M
 
 CHAIN = """HIERARCHY

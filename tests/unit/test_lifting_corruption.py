@@ -4,8 +4,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from nvb_perception.lifting import corruption
-from nvb_perception.lifting.corruption import CLEAN, MIRROR, CorruptionConfig, corrupt
+from nvb_perception.datasets import corruption
+from nvb_perception.datasets.corruption import CLEAN, MIRROR, CorruptionConfig, corrupt
 from nvb_perception.skeleton import H36M
 
 N, T = 64, 20

@@ -4,10 +4,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from nvb_perception.lifting import dataset
-from nvb_perception.lifting.bvh import MocapClip
-from nvb_perception.lifting.corruption import CLEAN
-from nvb_perception.lifting.dataset import PARENTS, SimulationConfig
+from nvb_perception.datasets import lifting_windows as dataset
+from nvb_perception.datasets.bvh import MocapClip
+from nvb_perception.datasets.corruption import CLEAN
+from nvb_perception.datasets.lifting_windows import PARENTS, SimulationConfig
 from nvb_perception.skeleton import H36M
 
 # A standing skeleton (world z up, metres), facing +y: its left is -x (left x up = forward).
@@ -110,7 +110,7 @@ def test_static_windows_repeat_the_last_frame():
 
 
 def test_real_split_holds_out_a_whole_file(assets):
-    from nvb_perception.lifting.bvh import load_h36m
+    from nvb_perception.datasets.bvh import load_h36m
     clips = [dataset.resample(load_h36m(assets / 'data' / 'bvh' / f'{n}.bvh')) for n in ('test', 'test2')]
     splits = dataset.split_clips(clips, held_out=('test2',))
     assert sum(len(s) for s in splits['test']) == len(clips[1].positions)

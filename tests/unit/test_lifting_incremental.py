@@ -6,8 +6,8 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
-from nvb_perception.lifting.dataset import make_windows  # noqa: E402
-from nvb_perception.training import incremental, train_lifter  # noqa: E402
+from nvb_perception.datasets.lifting_windows import make_windows  # noqa: E402
+from nvb_perception.training import incremental, lifter_fit, train_lifter  # noqa: E402
 from nvb_perception.training.lifter_model import LifterConfig, build_model  # noqa: E402
 
 TINY = LifterConfig(filter_widths=(3,), channels=32, dropout=0.0)
@@ -51,7 +51,7 @@ def test_replay_forgets_less_than_naive_fine_tuning():
         x, y, _ = make_windows(old, 2048, 3, np.random.default_rng(epoch))
         return x, y[:, -1]
 
-    train_lifter.fit(model, data, epochs=4, lr=3e-3)
+    lifter_fit.fit(model, data, epochs=4, lr=3e-3)
     tuned, record = incremental.run(model, old, old_val, new, new_val, old_val, epochs=3, windows=1024,
                                     replay_fraction=0.5, replay_buffer_s=10.0, lr=2e-3, eval_windows=512,
                                     compare=('naive',), log=lambda *a: None)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
-from nvb_perception.lifting.metrics import mpjpe, p_mpjpe, procrustes_align
+from nvb_perception.evaluation.lifting_metrics import mpjpe, p_mpjpe, procrustes_align
 
 RNG = np.random.default_rng(0)
 POSES = RNG.normal(size=(8, 17, 3))

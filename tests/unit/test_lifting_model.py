@@ -4,11 +4,11 @@ import pytest
 
 torch = pytest.importorskip('torch')
 
+from nvb_perception.export import lifter as export_lifter  # noqa: E402
 from nvb_perception.lifting.lifter import Lifter  # noqa: E402
 from nvb_perception.skeleton import BlazePose  # noqa: E402
-from nvb_perception.training import train_lifter  # noqa: E402
-from nvb_perception.training.lifter_model import (  # noqa: E402
-    LifterConfig, build_model, count_parameters, lifter_loss)
+from nvb_perception.training import lifter_fit, train_lifter  # noqa: E402
+from nvb_perception.training.lifter_model import LifterConfig, build_model, count_parameters, lifter_loss  # noqa: E402
 from nvb_perception.types import Skeleton2D, TrackState  # noqa: E402
 
 TINY = LifterConfig(filter_widths=(3, 3), channels=16, dropout=0.0)
@@ -86,7 +86,7 @@ def test_fit_is_deterministic_and_learns():
     for _ in range(2):
         torch.manual_seed(0)
         model = build_model(TINY)
-        history = train_lifter.fit(model, tiny_data, epochs=4, batch_size=16, lr=3e-3, seed=0)
+        history = lifter_fit.fit(model, tiny_data, epochs=4, batch_size=16, lr=3e-3, seed=0)
         weights.append(torch.cat([p.detach().flatten() for p in model.parameters()]))
     torch.testing.assert_close(weights[0], weights[1], atol=0, rtol=0)
     assert history[-1]['train_mpjpe_mm'] < history[0]['train_mpjpe_mm']
@@ -95,7 +95,7 @@ def test_fit_is_deterministic_and_learns():
 def test_fit_mixes_in_replay_data():
     seen = []
     model = build_model(TINY_MLP)
-    train_lifter.fit(model, lambda e: tiny_data(e, 32, 1), epochs=1, batch_size=16,
+    lifter_fit.fit(model, lambda e: tiny_data(e, 32, 1), epochs=1, batch_size=16,
                      replay=lambda e: seen.append(e) or tiny_data(e + 100, 32, 1))
     assert seen == [0]
 
@@ -104,15 +104,15 @@ def test_fit_mixes_in_replay_data():
 def tiny_onnx(tmp_path_factory):
     torch.manual_seed(0)
     model = build_model(TINY)
-    train_lifter.fit(model, tiny_data, epochs=1, batch_size=16)        # non-trivial BatchNorm statistics
+    lifter_fit.fit(model, tiny_data, epochs=1, batch_size=16)        # non-trivial BatchNorm statistics
     path = tmp_path_factory.mktemp('lifter') / 'tiny.onnx'
-    diff = train_lifter.export_onnx(model, path, 9, tiny_data(5)[0][:8])
+    diff = export_lifter.export_onnx(model, path, 9, tiny_data(5)[0][:8])
     return path, model.eval(), diff
 
 
 def test_onnx_parity(tiny_onnx):
     _, _, diff = tiny_onnx
-    assert diff <= train_lifter.PARITY_TOLERANCE
+    assert diff <= export_lifter.PARITY_TOLERANCE
 
 
 def skeleton(track_id, rng, state=TrackState.TRACKED, joint_set='blazepose33'):

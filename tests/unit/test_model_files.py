@@ -100,7 +100,7 @@ def test_onnx_and_asset_loaders(case, how, tmp_path):
 def test_action_head(target, how, action_head, tmp_path):
     from nvb_perception.actions.recognizer import ActionRecognizer
     folder = stage(tmp_path, [action_head, action_head.with_name('actions_flow.onnx.json')])
-    fix = 'export_actions' if target.endswith('.json') else SETUP
+    fix = 'export.action_head' if target.endswith('.json') else SETUP
     expect_clear_error(lambda: ActionRecognizer.from_paths(model_dir() / 'vit_s14_attn.onnx',
                                                            folder / 'actions_flow.onnx', threads=1),
                        folder / target, how, fix)
@@ -109,7 +109,7 @@ def test_action_head(target, how, action_head, tmp_path):
 @pytest.mark.parametrize('how', HOWS)
 def test_tflite_reader(how, tmp_path):
     from nvb_perception.assets import assets_dir
-    from nvb_perception.pose2d.tflite_model import read_tflite
+    from nvb_perception.export.tflite_model import read_tflite
     folder = stage(tmp_path, [assets_dir() / 'tflite' / 'pose_detection.tflite'])
     expect_clear_error(lambda: read_tflite(folder / 'pose_detection.tflite'), folder / 'pose_detection.tflite',
                        how, SETUP)
@@ -119,7 +119,7 @@ def test_tflite_reader(how, tmp_path):
 @pytest.mark.parametrize('target', ['lifter_temporal.safetensors', 'lifter_temporal.json'])
 def test_lifter_weights(target, how, tmp_path):
     pytest.importorskip('torch')
-    from nvb_perception.training.export_lifter import load_lifter
+    from nvb_perception.export.lifter import load_lifter
     folder = stage(tmp_path, [PACKAGE_MODELS / 'lifter_temporal.safetensors', PACKAGE_MODELS / 'lifter_temporal.json'])
     expect_clear_error(lambda: load_lifter(folder / 'lifter_temporal.safetensors'), folder / target, how,
                        'nvb-train-lifter')
@@ -128,7 +128,7 @@ def test_lifter_weights(target, how, tmp_path):
 @pytest.mark.parametrize('how', HOWS)
 def test_vit_weights(how, tmp_path):
     pytest.importorskip('torch')
-    from nvb_perception.training.vit import load_vit
+    from nvb_perception.export.vit import load_vit
     folder = stage(tmp_path, [model_dir() / 'vit_s14_dinov2.safetensors'])
     expect_clear_error(lambda: load_vit(folder / 'vit_s14_dinov2.safetensors'),
                        folder / 'vit_s14_dinov2.safetensors', how, 'extract_vit')
@@ -138,8 +138,8 @@ def test_vit_weights(how, tmp_path):
 @pytest.mark.parametrize('suffix', ['.safetensors', '.json'])
 def test_action_checkpoint(suffix, how, tmp_path):
     torch = pytest.importorskip('torch')
+    from nvb_perception.training.action_checkpoint import load_checkpoint, save_checkpoint
     from nvb_perception.training.action_model import ActionModelConfig, build_action_model
-    from nvb_perception.training.train_actions import load_checkpoint, save_checkpoint
     torch.manual_seed(0)
     save_checkpoint(tmp_path / 'actions_flow', build_action_model(ActionModelConfig(kind='flow', motion_dim=8)), {})
     load_checkpoint(tmp_path / 'actions_flow')                            # the intact checkpoint loads
@@ -150,8 +150,8 @@ def test_action_checkpoint(suffix, how, tmp_path):
 @pytest.mark.parametrize('how', HOWS)
 @pytest.mark.parametrize('target', ['backbone.npz', 'backbone_tracks.npz'])
 def test_action_caches(target, how, tmp_path):
-    from nvb_perception.actions.features import BackboneCache, load_cache, save_cache
-    from nvb_perception.actions.labels import Tracks
+    from nvb_perception.datasets.action_features import BackboneCache, load_cache, save_cache
+    from nvb_perception.datasets.action_labels import Tracks
     n = 3
     tracks = Tracks(np.arange(n), np.zeros(n, np.int64), np.ones((n, 4), np.float32), np.zeros((n, 33, 2), np.float32),
                     np.ones((n, 33), np.float32), (64, 48), 10.0, n)
@@ -163,7 +163,7 @@ def test_action_caches(target, how, tmp_path):
 
 
 def test_npz_with_pickled_objects_is_refused(tmp_path):
-    from nvb_perception.actions.labels import load_tracks
+    from nvb_perception.datasets.action_labels import load_tracks
     path = tmp_path / 'tracks.npz'
     np.savez(path, frame=np.array([{'a': 1}], dtype=object))
     with pytest.raises(PerceptionError, match=re.escape(str(path))):
@@ -244,7 +244,7 @@ def test_no_pickle_loading_in_the_source_tree():
 @pytest.mark.slow
 def test_lifting_node_with_a_bad_model_exits_2_with_one_line(tmp_path):
     pytest.importorskip('rclpy')
-    from nvb_perception.ros.processes import NodeProcess, ProcessGraph
+    from nvb_perception.launcher.processes import NodeProcess, ProcessGraph
     corrupt = tmp_path / 'lifter_temporal.onnx'
     corrupt.write_bytes((model_dir() / 'lifter_temporal.onnx').read_bytes()[:5000])
     wrong = tmp_path / 'hand_recrop.onnx'

@@ -183,10 +183,10 @@ def test_one_euro_filter():
 
 
 def test_config_validation_names_value_and_range():
-    for kwargs, text in [({'max_people': 0}, 'max_people must be an int in [1, 32], got 0'),
+    for kwargs, text in [({'max_people': 0}, 'max_people must be an integer in [1, 32], got 0'),
                          ({'min_detection_confidence': 1.5}, 'min_detection_confidence must be a number in [0, 1]'),
                          ({'landmark_variant': 'tiny'}, "'tiny'"), ({'prefer': ('torch',)}, "('torch',)"),
-                         ({'lost_frames': -1}, 'got -1'), ({'threads': 0}, 'threads'),
+                         ({'lost_frames': -1}, 'got -1'), ({'threads': -1}, 'threads'),
                          ({'detector_tile_px': 10}, 'detector_tile_px'), ({'max_people': True}, 'True')]:
         with pytest.raises(ConfigError, match=text.replace('(', r'\(').replace(')', r'\)').replace('[', r'\[')):
             PoseConfig(**kwargs)
@@ -270,7 +270,7 @@ def test_time_going_backwards_resets_smoothing(backends):
 
 def test_batch_equals_single_calls(backends, tmp_path):
     from nvb_perception.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from nvb_perception.pose2d.tflite_to_onnx import convert
+    from nvb_perception.export.tflite_to_onnx import convert
     tfl = ASSETS / 'tflite' / 'pose_landmark_full.tflite'
     if not tfl.is_file():
         pytest.skip(f'{tfl} missing')

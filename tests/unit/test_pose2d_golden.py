@@ -1,6 +1,6 @@
 """Our pose pipeline (ONNX Runtime, numpy) against MediaPipe's own mp.solutions.pose on real photos.
 
-Golden file: tests/data/pose_golden.npz, written by `.venv-mediapipe/bin/python scripts/make_pose_goldens.py`
+Golden file: tests/data/pose_golden.npz, written by `.venv-mediapipe/bin/python mediapipe_reference/pose_goldens.py`
 (mediapipe 0.10.18, static_image_mode=True, model_complexity=1, no smoothing, no segmentation). Run with
 -s to see the measured numbers. Units: landmark error in image pixels (Euclidean), world error in mm (max
 abs per coordinate), visibility/presence as probabilities.
@@ -29,7 +29,7 @@ PROB = 0.01              # visibility / presence, absolute
 @pytest.fixture(scope='module')
 def golden():
     if not GOLDEN.is_file():
-        pytest.skip(f'{GOLDEN} missing: run `.venv-mediapipe/bin/python scripts/make_pose_goldens.py`')
+        pytest.skip(f'{GOLDEN} missing: run `.venv-mediapipe/bin/python mediapipe_reference/pose_goldens.py`')
     return np.load(GOLDEN)
 
 

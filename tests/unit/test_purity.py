@@ -13,9 +13,14 @@ BLOCKED = ('rclpy', 'std_msgs', 'sensor_msgs', 'geometry_msgs', 'visualization_m
            'builtin_interfaces', 'nvb_perception_msgs', 'cv_bridge', 'launch', 'launch_ros')
 
 
+# ROS lives in ros/ (nodes, converters) and in the launcher's process and graph code; nowhere else
+ROS_MODULES = ('nvb_perception.ros', 'nvb_perception.launcher.graph', 'nvb_perception.launcher.processes',
+               'nvb_perception.launcher.runner')
+
+
 def pure_modules():
     names = [m.name for m in pkgutil.walk_packages(nvb_perception.__path__, 'nvb_perception.')]
-    return sorted(n for n in names if not n.startswith('nvb_perception.ros'))
+    return sorted(n for n in names if not n.startswith(ROS_MODULES))
 
 
 def _run(code: str) -> subprocess.CompletedProcess:

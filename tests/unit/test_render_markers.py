@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, '-m', 'nvb_perception.tools.render_markers', *map(str, args)],
+    return subprocess.run([sys.executable, '-m', 'nvb_perception.offline.render_markers', *map(str, args)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 

@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from nvb_perception.errors import ModelFileError
-from nvb_perception.pose2d.tflite_model import Operator, Tensor, TFLiteModel, densify, read_tflite
-from nvb_perception.pose2d.tflite_to_onnx import UnsupportedOpError, convert, to_onnx
+from nvb_perception.export.tflite_model import Operator, Tensor, TFLiteModel, densify, read_tflite
+from nvb_perception.export.tflite_to_onnx import UnsupportedOpError, convert, to_onnx
 
 ASSETS = Path(os.environ.get('NVB_PERCEPTION_ASSETS') or Path(__file__).resolve().parents[2] / '.assets')
 TFLITE = ASSETS / 'tflite'
@@ -93,7 +93,7 @@ def _err(measure: str, got: np.ndarray, ref: np.ndarray) -> float:
 
 @pytest.mark.parametrize('name', ['pose_detection', 'pose_landmark_full', 'pose_landmark_lite', 'pose_landmark_heavy'])
 def test_onnx_matches_tflite_on_real_images(name, exported, record_property):
-    from nvb_perception.tools.export_models import detector_input, landmark_input
+    from nvb_perception.export.pose_models import detector_input, landmark_input
     src, onnx_path, seconds = exported(name)
     kind = 'detector' if 'detection' in name else 'landmark'
     print(f'\n{name}: converted in {seconds:.2f} s')
@@ -199,7 +199,7 @@ def test_missing_tflite_gives_model_file_error(tmp_path):
 
 
 def test_export_cli_is_idempotent_and_follows_the_tflite_hash(tmp_path, capsys):
-    from nvb_perception.tools.export_models import main
+    from nvb_perception.export.pose_models import main
     (tmp_path / 'tflite').mkdir()
     src = tmp_path / 'tflite' / 'pose_detection.tflite'
     shutil.copy(_need(TFLITE / 'pose_detection.tflite'), src)
@@ -216,7 +216,7 @@ def test_export_cli_is_idempotent_and_follows_the_tflite_hash(tmp_path, capsys):
 
 
 def test_export_cli_missing_input_exits_2(tmp_path, capsys):
-    from nvb_perception.tools.export_models import main
+    from nvb_perception.export.pose_models import main
     assert main(['--assets', str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and 'pose_detection.tflite' in err and 'make setup' in err

@@ -1,1 +1,0 @@
-"""Command-line tools (offline processing, model export, engine building); they never spin a node."""
