@@ -9,8 +9,8 @@ detection gaps (every confidence 0). Confidences fall with the jitter actually d
 confidences (detectors are often sure of wrong answers) and swaps keep theirs. The same Generator state gives
 the same output.
 
-SIGMA_FRACTION is measured on our BlazePose by python -m nvb_perception.datasets.calibrate_jitter (see the table's comment); pass
-another vector through `CorruptionConfig.sigma_fraction`.
+SIGMA_FRACTION is measured on our BlazePose by `datasets/calibrate_jitter.py` (see the table's comment); pass another
+vector through `CorruptionConfig.sigma_fraction`.
 """
 from dataclasses import dataclass, field
 
@@ -19,7 +19,7 @@ import numpy as np
 from nvb_perception.skeleton import H36M
 
 # Jitter std per H36M joint (per axis) as a fraction of the person's height in pixels, measured on our BlazePose
-# (raw video-mode landmarks, smoothing off) by python -m nvb_perception.datasets.calibrate_jitter (seed 0, --frames 400 --repeats 16):
+# (raw video-mode landmarks, smoothing off) by datasets/calibrate_jitter.py (seed 0, --frames 400 --repeats 16):
 # per joint the root-sum-square of the test-retest std on still images under small shifts/scales/rotations and
 # the mirror-image inconsistency, capped by the robust frame-to-frame (second-difference) std on the tracked
 # pedestrians of vtest.avi; left/right pooled. About 1 % of the height (2.5 px for a 250 px person), most at the
