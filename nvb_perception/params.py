@@ -52,14 +52,14 @@ def check_value(name: str, value, default, spec: Param):
     elif isinstance(default, float):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
-    elif isinstance(default, tuple):
+    elif isinstance(default, (tuple, list)):
         ok = hasattr(value, '__len__') and not isinstance(value, (str, bytes)) and len(value) > 0
-        value = tuple(value) if ok else value       # ROS gives lists (or array.array for numbers)
+        value = type(default)(value) if ok else value       # ROS gives lists (or array.array for numbers)
     else:
         ok = isinstance(value, type(default))
     if not ok:
         raise ConfigError(f'{name} must be {_kind(default)}, got {value!r}')
-    items = value if isinstance(default, tuple) else (value,)
+    items = value if isinstance(default, (tuple, list)) else (value,)
     if spec.choices and any(v not in spec.choices for v in items):
         raise ConfigError(f'{name}={value!r} is invalid; must be one of {list(spec.choices)}')
     if spec.low is not None and not all(spec.low <= v <= spec.high for v in items):
@@ -78,6 +78,6 @@ def validate(config) -> None:
 def _kind(default) -> str:
     if isinstance(default, bool):
         return 'true or false'
-    if isinstance(default, tuple):
+    if isinstance(default, (tuple, list)):
         return 'a non-empty list' + (f' of {_kind(default[0])}s' if default and not isinstance(default[0], str) else '')
     return {int: 'an integer', float: 'a number', str: 'a string'}.get(type(default), type(default).__name__)
