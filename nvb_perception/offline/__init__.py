@@ -1,1 +1,1 @@
-"""offline"""
+"""Working on recordings without DDS: process videos and bags, summarise bags, ergonomics reports, the demo."""

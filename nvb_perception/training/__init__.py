@@ -1,1 +1,1 @@
-"""Training code (PyTorch): models, training loops and exports. The runtime stages never import this."""
+"""Training (PyTorch): the lifter and action models, their training loops, checkpoints and packing. Never run on a robot."""
