@@ -1,1 +1,1 @@
-"""Training (PyTorch): the lifter and action models, their training loops, checkpoints and packing. Never run on a robot."""
+"""Training (PyTorch): the lifter and action models, their loops, checkpoints and packing. Never run on a robot."""
