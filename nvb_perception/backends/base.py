@@ -35,6 +35,16 @@ class Backend(Protocol):
     def close(self) -> None: ...
 
 
+class ClosesOnExit:
+    """`with backend:` support for a class with `close()`: the block's end releases the runtime."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
 def check_feed(inputs: Mapping[str, TensorSpec], feed: Mapping[str, np.ndarray]) -> None:
     """Check a feed against a backend's input specs before handing it to a runtime.
 

@@ -14,7 +14,7 @@ import numpy as np
 import onnxruntime as ort
 from onnxruntime.capi import onnxruntime_pybind11_state as _ort_state
 
-from nvb_perception.backends.base import SETUP_HINT, TensorSpec, check_feed
+from nvb_perception.backends.base import SETUP_HINT, ClosesOnExit, TensorSpec, check_feed
 from nvb_perception.errors import BackendError, ConfigError, ModelFileError
 
 # ORT raises its own exception classes (not RuntimeError subclasses) from C++; catch exactly those.
@@ -47,7 +47,7 @@ def _spec(node) -> TensorSpec:
     return TensorSpec(shape=shape, dtype=np.dtype(_ORT_DTYPES[node.type]))
 
 
-class OnnxRuntimeBackend:
+class OnnxRuntimeBackend(ClosesOnExit):
     """Run one ONNX model with ONNX Runtime on numpy arrays."""
 
     name = 'onnxruntime'
@@ -125,12 +125,6 @@ class OnnxRuntimeBackend:
     def close(self) -> None:
         """Release the session (ORT frees it when the last reference goes)."""
         self._session = None
-
-    def __enter__(self) -> 'OnnxRuntimeBackend':
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f'OnnxRuntimeBackend({str(self.path)!r}, device={self.device!r})'

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from nvb_perception.backends.base import SETUP_HINT, TensorSpec, check_feed
+from nvb_perception.backends.base import SETUP_HINT, ClosesOnExit, TensorSpec, check_feed
 from nvb_perception.backends.engines import (
     DEFAULT_ENGINE_DIR,
     EngineKey,
@@ -151,7 +151,7 @@ def _profile(builder, network, shapes: Mapping[str, Sequence], onnx_path: Path):
     return profile
 
 
-class TensorRTBackend:
+class TensorRTBackend(ClosesOnExit):
     """Run a TensorRT engine (cached per ONNX file, TensorRT version, GPU, precision and shapes)."""
 
     name = 'tensorrt'
@@ -268,9 +268,3 @@ class TensorRTBackend:
         self._context = None
         self._engine = None
         self._runtime = None
-
-    def __enter__(self) -> 'TensorRTBackend':
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()

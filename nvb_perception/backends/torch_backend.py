@@ -12,11 +12,11 @@ from collections.abc import Mapping
 import numpy as np
 import torch
 
-from nvb_perception.backends.base import TensorSpec, check_feed
+from nvb_perception.backends.base import ClosesOnExit, TensorSpec, check_feed
 from nvb_perception.errors import BackendError, ConfigError
 
 
-class TorchBackend:
+class TorchBackend(ClosesOnExit):
     """Run a torch.nn.Module under torch.inference_mode with named numpy inputs and outputs."""
 
     name = 'torch'
@@ -92,9 +92,3 @@ class TorchBackend:
     def close(self) -> None:
         """Drop the module reference (frees GPU memory once nothing else holds it)."""
         self._module = None
-
-    def __enter__(self) -> 'TorchBackend':
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self.close()

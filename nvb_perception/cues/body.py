@@ -18,17 +18,12 @@ from functools import cached_property
 
 import numpy as np
 
+from nvb_perception.cues.body3d import Body3D
+from nvb_perception.cues.landmarks import ENUMS, FACE_OVAL, HAND_OUTLINE, LIMB_NAMES, SIDE, VISIBLE
 from nvb_perception.skeleton import H36M, BlazePose, Coco
 
-VISIBLE = 0.3                      # joints below this confidence count as not observed
-FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152, 148,
-             176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)
-_LIMB_NAMES = {'l_sh': 'LEFT_SHOULDER', 'r_sh': 'RIGHT_SHOULDER', 'l_el': 'LEFT_ELBOW', 'r_el': 'RIGHT_ELBOW',
-               'l_wr': 'LEFT_WRIST', 'r_wr': 'RIGHT_WRIST', 'l_hip': 'LEFT_HIP', 'r_hip': 'RIGHT_HIP',
-               'l_knee': 'LEFT_KNEE', 'r_knee': 'RIGHT_KNEE', 'l_ank': 'LEFT_ANKLE', 'r_ank': 'RIGHT_ANKLE'}
-ENUMS = {'blazepose33': BlazePose, 'coco17': Coco, 'h36m17': H36M}
-SIDE = {'left': 'l', 'right': 'r'}
-HAND_OUTLINE = (0, 1, 2, 4, 5, 8, 12, 16, 17, 20)   # wrist, thumb base/tip, finger bases and tips: the outline
+# Body3D is re-exported: callers take both body classes from this module.
+__all__ = ['FAR_TORSO', 'SIDE', 'VISIBLE', 'Body', 'Body3D', 'point_segment_distance', 'polygon_distance']
 
 
 def point_segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -86,7 +81,7 @@ class Body:
             raise ValueError(f'joint set {skeleton.joint_set!r} not supported; use one of {sorted(ENUMS)}')
         kp, cf = skeleton.keypoints.astype(np.float64), skeleton.confidence
         joints, conf = {}, {}
-        for short, name in _LIMB_NAMES.items():
+        for short, name in LIMB_NAMES.items():
             i = enum[name]
             if cf[i] >= VISIBLE and np.isfinite(kp[i]).all():
                 joints[short], conf[short] = kp[i], float(cf[i])
@@ -259,78 +254,3 @@ class Body:
         facing = np.sign(self.nose_px[0] - self.ears_px.mean(0)[0]) or 1.0
         trunk = sh - hip
         return math.degrees(math.atan2(facing * trunk[0], -trunk[1])), 0.7 * min(self.conf.values())
-
-
-class Body3D:
-    """Measures from a types.Skeleton3D in the camera frame (x right, y down, z forward), metres; H36M-17."""
-
-    def __init__(self, skeleton3d):
-        if skeleton3d.joint_set != 'h36m17':
-            raise ValueError(f'3D cues need an h36m17 skeleton, got {skeleton3d.joint_set!r}')
-        self.p = skeleton3d.positions.astype(np.float64)
-        self.c = skeleton3d.confidence
-
-    def _conf(self, *joints) -> float:
-        return float(min(self.c[j] for j in joints))
-
-    def head_centre(self) -> np.ndarray:
-        return (self.p[H36M.HEAD] + self.p[H36M.NECK]) / 2
-
-    def wrist(self, side: str) -> np.ndarray:
-        return self.p[H36M[f'{side.upper()}_WRIST']]
-
-    def wrist_head_m(self, side: str) -> tuple[float, float]:
-        """(wrist to head-centre distance m, reliability); NaN if a joint is not observed."""
-        conf = self._conf(H36M[f'{side.upper()}_WRIST'], H36M.HEAD, H36M.NECK)
-        d = float(np.linalg.norm(self.wrist(side) - self.head_centre()))
-        return (d if conf >= VISIBLE else math.nan), conf
-
-    def wrists_m(self) -> tuple[float, float]:
-        """(wrist to wrist distance m, reliability); NaN if a wrist is not observed."""
-        conf = self._conf(H36M.LEFT_WRIST, H36M.RIGHT_WRIST)
-        d = float(np.linalg.norm(self.wrist('left') - self.wrist('right')))
-        return (d if conf >= VISIBLE else math.nan), conf
-
-    def wrist_body_depth_m(self, side: str, target: str) -> float:
-        """|depth difference| between the wrist and the nearest point of the trunk or of the other arm."""
-        w = self.wrist(side)
-        if target == 'torso':
-            a, b = self.p[H36M.PELVIS], self.p[H36M.THORAX]
-        else:
-            o = target.split('_')[0].upper()
-            a, b = self.p[H36M[f'{o}_SHOULDER']], self.p[H36M[f'{o}_WRIST']]
-        ab = b - a
-        t = float(np.clip((w - a) @ ab / max(float(ab @ ab), 1e-12), 0, 1))
-        return abs(float(w[2] - (a + t * ab)[2]))
-
-    def _frame(self) -> tuple[np.ndarray, np.ndarray]:
-        """(down unit along the trunk, lateral unit towards the left shoulder, orthogonal to down)."""
-        down = self.p[H36M.PELVIS] - self.p[H36M.THORAX]
-        down /= max(float(np.linalg.norm(down)), 1e-9)
-        lateral = self.p[H36M.LEFT_SHOULDER] - self.p[H36M.RIGHT_SHOULDER]
-        lateral -= (lateral @ down) * down
-        return down, lateral / max(float(np.linalg.norm(lateral)), 1e-9)
-
-    def arm_angle_deg(self, side: str) -> tuple[float, float]:
-        """Signed arm opening in the trunk's frontal plane (outward positive); 0 when the arm points front/back."""
-        down, lateral = self._frame()
-        s = side.upper()
-        arm = self.p[H36M[f'{s}_WRIST']] - self.p[H36M[f'{s}_SHOULDER']]
-        outward = lateral if side == 'left' else -lateral
-        a, d = float(arm @ outward), float(arm @ down)
-        if math.hypot(a, d) < 0.3 * float(np.linalg.norm(arm)):
-            return 0.0, self._conf(H36M[f'{s}_WRIST'], H36M[f'{s}_SHOULDER'])
-        return math.degrees(math.atan2(a, d)), self._conf(H36M[f'{s}_WRIST'], H36M[f'{s}_SHOULDER'])
-
-    def lean_deg(self) -> tuple[float, float]:
-        """Trunk pitch towards the person's front, degrees from the camera's vertical (camera roughly level)."""
-        trunk = self.p[H36M.THORAX] - self.p[H36M.PELVIS]
-        up = np.array([0.0, -1.0, 0.0])
-        lateral = self.p[H36M.LEFT_HIP] - self.p[H36M.RIGHT_HIP]
-        forward = np.cross(lateral, up)
-        norm = float(np.linalg.norm(forward))
-        if norm < 1e-6:
-            return math.nan, 0.0
-        forward /= norm
-        return (math.degrees(math.atan2(float(trunk @ forward), float(trunk @ up))),
-                self._conf(H36M.PELVIS, H36M.THORAX, H36M.LEFT_HIP, H36M.RIGHT_HIP))

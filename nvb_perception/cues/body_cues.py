@@ -135,13 +135,18 @@ def arm_opening(body: Body, b3: Body3D | None) -> tuple[float, float, tuple, str
     return mean, min(rels), items + (('feat.arm_opening_deg', mean),), '3D' if b3 is not None else '2D'
 
 
+def _over_baseline(measured: tuple, baseline: float, base_key: str, what: str) -> Evidence:
+    """Evidence of an angle (value, reliability, items, source) minus the person's baseline, citing both."""
+    deg, rel, items, src = measured
+    if not math.isfinite(deg):
+        return NAN
+    return Evidence(deg - baseline, rel, items + ((base_key, baseline),),
+                    f'{what} {deg:.0f} deg ({src}) vs baseline {baseline:.0f} deg')
+
+
 def posture(body: Body, b3: Body3D | None, baseline: float) -> Evidence:
     """Arm opening over the person's baseline, degrees (posture_open > 0, posture_closed < 0)."""
-    mean, rel, items, src = arm_opening(body, b3)
-    if not math.isfinite(mean):
-        return NAN
-    return Evidence(mean - baseline, rel, items + (('base.arm_opening_deg', baseline),),
-                    f'arms open {mean:.0f} deg ({src}) vs baseline {baseline:.0f} deg')
+    return _over_baseline(arm_opening(body, b3), baseline, 'base.arm_opening_deg', 'arms open')
 
 
 def lean_angle(body: Body, b3: Body3D | None) -> tuple[float, float, tuple, str]:
@@ -155,11 +160,8 @@ def lean_angle(body: Body, b3: Body3D | None) -> tuple[float, float, tuple, str]
 
 
 def lean(body: Body, b3: Body3D | None, baseline: float) -> Evidence:
-    deg, rel, items, src = lean_angle(body, b3)
-    if not math.isfinite(deg):
-        return NAN
-    return Evidence(deg - baseline, rel, items + (('base.lean_deg', baseline),),
-                    f'trunk pitched {deg:.0f} deg ({src}) vs baseline {baseline:.0f} deg')
+    """Trunk lean over the person's baseline, degrees (forward > 0)."""
+    return _over_baseline(lean_angle(body, b3), baseline, 'base.lean_deg', 'trunk pitched')
 
 
 def limb_points(body: Body) -> dict[str, tuple]:

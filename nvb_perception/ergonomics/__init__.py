@@ -2,9 +2,10 @@
 
 Pure Python/NumPy; see docs/ergonomics.md for the body frame, angle definitions and the assumed-input policy.
 """
-from .angles import DEFAULT_UP, ArmPosture, BodyPosture, Heuristics, measure, postures
+from .angles import DEFAULT_UP, measure
 from .assess import angles_dict, assess, assess_angles, assess_reba, assess_rula, assess_skeleton
 from .exposure import ExposureConfig, ExposureSummary, ExposureTracker
+from .postures import ArmPosture, BodyPosture, Heuristics, postures
 from .reba import COUPLINGS, RebaInputs, score_reba
 from .reba import score_range as reba_score_range
 from .rula import LOAD_PATTERNS, RulaInputs, Score, score_rula

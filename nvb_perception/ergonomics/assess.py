@@ -16,7 +16,8 @@ Policy for what the skeleton leaves open (docs/ergonomics.md):
 from ..errors import ConfigError
 from ..types import ErgonomicRisk
 from . import reba, rula
-from .angles import DEFAULT_UP, SIDES, Heuristics, fields_valid, measure, posture_fields, postures_from_fields
+from .angles import DEFAULT_UP, measure
+from .postures import SIDES, Heuristics, fields_valid, posture_fields, postures_from_fields
 from .reba import RebaInputs, score_reba
 from .rula import RulaInputs, score_rula
 from .tables import reba_action_level, rula_action_level

@@ -25,8 +25,9 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import ConfigError
 from ..types import ErgonomicRisk
-from .angles import DEFAULT_UP, Heuristics, measure
+from .angles import DEFAULT_UP, measure
 from .assess import assess_angles, check_method_inputs
+from .postures import Heuristics
 from .tables import check_number
 
 STATIC_ANGLES = ('trunk_flexion', 'neck_flexion', 'left_upper_arm_flexion', 'right_upper_arm_flexion')
@@ -73,7 +74,7 @@ class ExposureSummary:
 
 
 def _bounds(name: str, tol: float, hz: Heuristics) -> tuple[float, ...]:
-    """Band boundaries (degrees) of a scored angle, as used by rula.py / reba.py / angles.postures."""
+    """Band boundaries (degrees) of a scored angle, as used by rula.py / reba.py / postures.py."""
     if name == 'trunk_flexion':
         return (-20.0, -tol, tol, 20.0, 60.0)
     if name == 'neck_flexion':

@@ -7,8 +7,8 @@ are open inputs and the score is reported as (least-severe score, exact min, exa
 """
 from dataclasses import dataclass
 
-from .angles import ArmPosture, BodyPosture
-from .rula import (
+from .postures import ArmPosture, BodyPosture
+from .scoring import (
     Score,
     band_options,
     band_or_open,

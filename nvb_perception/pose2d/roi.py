@@ -37,8 +37,21 @@ def normalize_radians(angle: float) -> float:
     return angle - 2 * math.pi * math.floor((angle + math.pi) / (2 * math.pi))
 
 
+class RotatedBox:
+    """Corners and enclosing box of a rotated crop region; the class supplies `to_image` (crop [0, 1] -> px)."""
+
+    def corners(self) -> np.ndarray:
+        """(4, 2) image px corners: top-left, top-right, bottom-right, bottom-left in crop terms."""
+        return self.to_image(np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float64))
+
+    def bbox(self) -> np.ndarray:
+        """(4,) axis-aligned box x0, y0, x1, y1 (px) enclosing the rotated region."""
+        c = self.corners()
+        return np.concatenate([c.min(0), c.max(0)])
+
+
 @dataclass(frozen=True)
-class Roi:
+class Roi(RotatedBox):
     """A square, rotated region of the image.
 
     Crop coordinate u (right in the crop) points along (cos r, sin r) in the image (y down), v along
@@ -68,15 +81,6 @@ class Roi:
         crop 0 and S (not pixel centres).
         """
         return box_matrix(self.center_x, self.center_y, self.size, self.size, self.rotation, out_size)
-
-    def corners(self) -> np.ndarray:
-        """(4, 2) image px corners: top-left, top-right, bottom-right, bottom-left in crop terms."""
-        return self.to_image(np.array([[0, 0], [1, 0], [1, 1], [0, 1]], np.float64))
-
-    def bbox(self) -> np.ndarray:
-        """(4,) axis-aligned box x0, y0, x1, y1 (px) enclosing the rotated square."""
-        c = self.corners()
-        return np.concatenate([c.min(0), c.max(0)])
 
 
 def box_matrix(center_x: float, center_y: float, width: float, height: float, rotation: float,
