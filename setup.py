@@ -1,11 +1,15 @@
 """ament_python package nvb_perception (build with colcon; see README)."""
+import runpy
 from glob import glob
+from pathlib import Path
 
 from setuptools import find_packages, setup
 
 PACKAGE = 'nvb_perception'
 
-NODES = ['video_publisher', 'recorder', 'pose_node', 'lifting_node', 'risk_node', 'cue_node', 'action_node']
+# the node executables come from the node table (pure Python; run as a file, the package is not installed yet)
+_SPECS = runpy.run_path(str(Path(__file__).resolve().parent / PACKAGE / 'nodes.py'))['NODES']
+NODES = [spec.executable for spec in _SPECS]
 TOOLS = {
     'nvb-perception': 'nvb_perception.launcher.cli:main',
     'nvb-export-models': 'nvb_perception.export.pose_models:main',

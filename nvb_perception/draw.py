@@ -1,7 +1,10 @@
-"""Overlay drawing shared by the pose node (RViz overlay image) and the offline tools (overlay video)."""
+"""Drawing shared by the nodes and the offline tools: skeleton overlays, and where 3D markers go."""
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
+from nvb_perception.params import param, validate
 from nvb_perception.skeleton import CONNECTIONS
 from nvb_perception.types import Skeleton2D, TrackState
 
@@ -42,3 +45,14 @@ def _draw_one(img, s: Skeleton2D, color, scale):
         cv2.rectangle(img, (x0, y0), (x1, y1), color, scale)
     cv2.putText(img, f'#{s.track_id}', (x0, max(y0 - 4, 12)), cv2.FONT_HERSHEY_SIMPLEX, 0.6 * scale, color,
                 2 * scale, cv2.LINE_AA)
+
+
+@dataclass(frozen=True)
+class MarkerConfig:
+    """Where RViz markers of root-relative skeletons go (lifting_node and risk_node)."""
+
+    marker_depth_m: float = param(3.0, 'Depth at which root-relative skeletons and their labels are drawn in RViz',
+                                  low=0.1, high=100.0)
+
+    def __post_init__(self):
+        validate(self)

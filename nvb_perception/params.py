@@ -29,13 +29,15 @@ class Param:
     high: float | None = None
     choices: tuple = ()                # allowed values (for a tuple field: of each element)
     read_only: bool = False            # only at start: refused while the node runs
+    name: str = ''                     # the parameter's name where it differs from the field's
 
 
-def param(default, description: str, *, low=None, high=None, choices: Sequence = (), read_only: bool = False):
-    """A dataclass field that is also a node parameter (see the module docstring)."""
+def param(default, description: str, *, low=None, high=None, choices: Sequence = (), read_only: bool = False,
+          name: str = ''):
+    """A dataclass field that is also a node parameter (see the module docstring); `name` renames the parameter."""
     if isinstance(default, list):
         raise TypeError('a parameter default must be immutable: use a tuple')
-    return field(default=default, metadata={'param': Param(description, low, high, tuple(choices), read_only)})
+    return field(default=default, metadata={'param': Param(description, low, high, tuple(choices), read_only, name)})
 
 
 def parameters(config_cls) -> list[tuple[str, object, Param]]:
@@ -53,6 +55,7 @@ def check_value(name: str, value, default, spec: Param):
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         value = float(value) if ok else value
     elif isinstance(default, (tuple, list)):
+        value = (value,) if isinstance(value, str) and isinstance(default, tuple) else value   # prefer='onnxruntime'
         ok = hasattr(value, '__len__') and not isinstance(value, (str, bytes)) and len(value) > 0
         value = type(default)(value) if ok else value       # ROS gives lists (or array.array for numbers)
     else:

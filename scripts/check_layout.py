@@ -7,6 +7,7 @@ Runtime rooms are what a deployed robot imports (the stages, backends, I/O, type
 imports inside functions: a lazy import is still a dependency.
 """
 import ast
+import importlib.util
 import json
 import sys
 from pathlib import Path
@@ -16,7 +17,15 @@ PACKAGE = 'nvb_perception'
 OFFLINE_ROOMS = ('export', 'datasets', 'evaluation', 'training', 'launcher', 'offline')
 MAX_RUNTIME_LINES = 300
 MAX_NODE_LINES = 200
-NODES = ('pose_node', 'lifting_node', 'risk_node', 'cue_node', 'action_node', 'video_publisher', 'recorder')
+
+
+def node_executables(root: Path) -> list[str]:
+    """The node modules, from the spec table (nvb_perception/nodes.py, read as a file: no package import)."""
+    spec = importlib.util.spec_from_file_location('node_specs', root / PACKAGE / 'nodes.py')
+    table = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = table          # dataclasses look their module up while the file runs
+    spec.loader.exec_module(table)
+    return [node.executable for node in table.NODES]
 
 
 def modules(root: Path = ROOT) -> dict[str, Path]:
@@ -97,7 +106,7 @@ def check(root: Path = ROOT) -> dict:
     lines = {n: len(known[n].read_text().splitlines()) for n in known}
     bad_imports = sorted(f'{n} -> {m}' for n in runtime for m in graph[n] if is_offline(m))
     long_files = sorted(f'{n} ({lines[n]})' for n in runtime if lines[n] > MAX_RUNTIME_LINES)
-    node_lines = {n: lines[f'{PACKAGE}.ros.{n}'] for n in NODES if f'{PACKAGE}.ros.{n}' in lines}
+    node_lines = {n: lines[f'{PACKAGE}.ros.{n}'] for n in node_executables(root) if f'{PACKAGE}.ros.{n}' in lines}
     return {'cycles': import_cycles(graph), 'runtime_imports_offline': bad_imports,
             'runtime_files_over_300': long_files, 'node_lines': node_lines}
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from nvb_perception.errors import ConfigError
+from nvb_perception.params import param, validate
 
 MODES = ('first_n', 'running_median', 'fixed')
 RECOMPUTE = 5                      # samples between recomputations of a baseline (1 s at the default rate)
@@ -31,19 +32,20 @@ RECOMPUTE = 5                      # samples between recomputations of a baselin
 class BaselineConfig:
     """How a person's baseline is estimated."""
 
-    mode: str = 'running_median'  # 'first_n' | 'running_median' | 'fixed' (always the defaults)
-    window_s: float = 60.0         # first-N period or running window, seconds
-    sample_every_s: float = 0.2    # keep at most one sample per this many seconds
-    min_samples: int = 10          # samples needed before the baseline replaces the default
+    mode: str = param('running_median', "Per-person baseline: running_median, first_n or fixed (population "
+                                        "defaults); a track keeps the mode it started with", choices=MODES,
+                      read_only=True)
+    window_s: float = param(60.0, 'First-N period or running window (s); also the calibration period at a '
+                                  "track's start", low=0.1, high=86400.0)
+    sample_every_s: float = param(0.2, 'Keep at most one baseline sample per this many seconds', low=0.0,
+                                  high=3600.0)
+    min_samples: int = param(10, 'Samples needed before the baseline replaces the default', low=1, high=100000)
 
     def __post_init__(self):
-        if self.mode not in MODES:
-            raise ConfigError(f'baseline mode must be one of {MODES}, got {self.mode!r}')
-        if not 0 < self.window_s <= 86400 or not 0 <= self.sample_every_s <= self.window_s:
-            raise ConfigError(f'baseline window_s must be in (0, 86400] and sample_every_s in [0, window_s], '
-                              f'got {self.window_s}, {self.sample_every_s}')
-        if self.min_samples < 1:
-            raise ConfigError(f'baseline min_samples must be >= 1, got {self.min_samples}')
+        validate(self)
+        if self.sample_every_s > self.window_s:
+            raise ConfigError(f'baseline sample_every_s must be at most window_s, got {self.sample_every_s} > '
+                              f'{self.window_s}')
 
 
 class _Series:

@@ -19,24 +19,25 @@ import dataclasses
 from dataclasses import dataclass, field
 
 from nvb_perception.errors import ConfigError
+from nvb_perception.params import param, validate
 
 
 @dataclass(frozen=True)
 class Hysteresis:
     """Start/stop thresholds and durations of one cue (units: the cue's value; seconds)."""
 
-    on: float
-    off: float
-    min_duration_s: float = 0.3    # the value must hold at `on` this long before an event starts
-    min_gap_s: float = 0.3         # the value must stay past `off` this long before the event ends
-    max_missing_s: float = 1.0     # inputs missing longer than this end the event
+    on: float = param(1.0, 'Value that starts the cue')
+    off: float = param(0.5, 'Value past which it ends (below `on` for a rising cue, above for a falling one)')
+    min_duration_s: float = param(0.3, 'The value must hold at `on` this long before an event starts (s)',
+                                  low=0.0, high=3600.0)
+    min_gap_s: float = param(0.3, 'The value must stay past `off` this long before the event ends (s)',
+                             low=0.0, high=3600.0)
+    max_missing_s: float = param(1.0, 'Inputs missing longer than this end the event (s)', low=0.0, high=3600.0)
 
     def __post_init__(self):
+        validate(self)
         if self.on == self.off:
             raise ConfigError(f'hysteresis on and off must differ, got {self.on}')
-        for name in ('min_duration_s', 'min_gap_s', 'max_missing_s'):
-            if not 0.0 <= getattr(self, name) <= 3600.0:
-                raise ConfigError(f'{name} must be in [0, 3600] s, got {getattr(self, name)!r}')
 
     @property
     def rising(self) -> bool:
@@ -85,29 +86,42 @@ class CueConfig:
     pain_expression: Hysteresis = _h(3.0, 2.0, 0.5, 0.3)      # PSPI-proxy points (0-16) over baseline
     blink_rate_high: Hysteresis = _h(12.0, 8.0, 2.0, 3.0, 30.0)  # blinks/min over baseline
     composite: Hysteresis = _h(1.0, 0.5, 0.3, 0.3)            # all constituent cues active (1) or not (0)
-    # feature parameters
-    face_gap_torso: float = 0.10          # allowed 2D gap hand -> face outline, torso lengths
-    head_dist_m: float = 0.25             # allowed 3D wrist -> head-centre distance, metres
-    body_gap_torso: float = 0.06          # allowed 2D gap hand -> torso / other arm, torso lengths
-    body_depth_m: float = 0.15            # 3D: wrist within this depth of the torso or arm it touches
-    hands_gap_torso: float = 0.08         # allowed 2D gap hand -> other hand, torso lengths
-    hands_dist_m: float = 0.15            # allowed 3D wrist -> wrist distance, metres
-    joint_hand_margin_torso: float = 0.06 # extra allowed 2D gap per hand seen only as joints (no hand model)
-    gap_2d_veto_torso: float = 0.5        # with a 3D skeleton, 3D decides unless the 2D gap exceeds this
-    fidget_band_hz: tuple[float, float] = (1.5, 5.0)   # below 1.5 Hz is posture change and gesturing
-    fidget_window_s: float = 3.0
-    fidget_min_torso: float = 0.05        # periodic amplitude below this is keypoint jitter (~1% of height)
-    fidget_max_torso: float = 0.25        # above this it is gesturing or moving, not fidgeting
-    fidget_max_body_torso: float = 0.5    # the mid-hip may move at most this much over the window
-    nod_min_amplitude_deg: float = 4.0    # each swing (peak to peak)
-    nod_half_period_s: tuple[float, float] = (0.08, 0.8)
-    nod_min_swings: int = 2
-    nod_cross_ratio: float = 0.7          # the other axis may swing at most this fraction as much
-    blink_closed: float = 0.5             # eyeBlink mean above this: eyes closed
-    blink_open: float = 0.35              # below this: open again
-    blink_max_s: float = 0.5              # closures longer than this are not blinks
-    blink_window_s: float = 30.0          # blink rate window
-    pspi_smile_suppression: float = 0.3   # smile (over baseline) above which AU6/AU10 terms are dropped
+    # feature parameters (the read-only ones are built into a person's filters when the track starts)
+    face_gap_torso: float = param(0.10, 'Allowed 2D gap hand -> face outline (torso lengths)', low=0.0, high=10.0)
+    head_dist_m: float = param(0.25, 'Allowed 3D wrist -> head-centre distance (m)', low=0.0, high=10.0)
+    body_gap_torso: float = param(0.06, 'Allowed 2D gap hand -> torso or other arm (torso lengths)', low=0.0,
+                                  high=10.0)
+    body_depth_m: float = param(0.15, '3D: the wrist is within this depth of the torso or arm it touches (m)',
+                                low=0.0, high=10.0)
+    hands_gap_torso: float = param(0.08, 'Allowed 2D gap hand -> other hand (torso lengths)', low=0.0, high=10.0)
+    hands_dist_m: float = param(0.15, 'Allowed 3D wrist -> wrist distance (m)', low=0.0, high=10.0)
+    joint_hand_margin_torso: float = param(0.06, 'Extra allowed 2D gap per hand seen only as joints (no hand '
+                                                 'model; torso lengths)', low=0.0, high=10.0)
+    gap_2d_veto_torso: float = param(0.5, 'With a 3D skeleton, 3D decides unless the 2D gap exceeds this (torso '
+                                          'lengths)', low=0.0, high=10.0)
+    fidget_band_hz: tuple[float, float] = param((1.5, 5.0), 'Fidget frequency band (Hz): below it is posture '
+                                                'change and gesturing', low=0.01, high=100.0, read_only=True)
+    fidget_window_s: float = param(3.0, 'Fidget analysis window (s)', low=0.1, high=60.0, read_only=True)
+    fidget_min_torso: float = param(0.05, 'Periodic amplitude below this is keypoint jitter (torso lengths)',
+                                    low=0.0, high=10.0)
+    fidget_max_torso: float = param(0.25, 'Above this it is gesturing or moving, not fidgeting (torso lengths)',
+                                    low=0.0, high=10.0)
+    fidget_max_body_torso: float = param(0.5, 'The mid-hip may move at most this much over the window (torso '
+                                              'lengths)', low=0.0, high=10.0)
+    nod_min_amplitude_deg: float = param(4.0, 'Least head swing of a nod or shake, peak to peak (deg)', low=0.0,
+                                         high=90.0, read_only=True)
+    nod_half_period_s: tuple[float, float] = param((0.08, 0.8), 'Shortest and longest head swing (s)', low=0.0,
+                                                   high=10.0, read_only=True)
+    nod_min_swings: int = param(2, 'Head swings that make a nod or shake', low=1, high=100)
+    nod_cross_ratio: float = param(0.7, 'The other head axis may swing at most this fraction as much', low=0.0,
+                                   high=10.0)
+    blink_closed: float = param(0.5, 'eyeBlink mean above this: eyes closed', low=0.0, high=1.0, read_only=True)
+    blink_open: float = param(0.35, 'eyeBlink mean below this: open again', low=0.0, high=1.0, read_only=True)
+    blink_max_s: float = param(0.5, 'Closures longer than this are not blinks (s)', low=0.0, high=10.0,
+                               read_only=True)
+    blink_window_s: float = param(30.0, 'Blink rate window (s)', low=1.0, high=3600.0, read_only=True)
+    pspi_smile_suppression: float = param(0.3, 'Smile (over baseline) above which the pain proxy drops AU6/AU10',
+                                          low=0.0, high=1.0)
     composites: tuple[tuple[str, tuple[str, ...]], ...] = (
         ('self_touch_gaze_aversion', ('self_touch_face|self_touch_body|self_touch_hands', 'gaze_aversion')),
         ('closed_posture_gaze_aversion', ('posture_closed|arm_crossing', 'gaze_aversion')),
@@ -115,6 +129,7 @@ class CueConfig:
     )
 
     def __post_init__(self):
+        validate(self)
         lo, hi = self.fidget_band_hz
         if not 0 < lo < hi:
             raise ConfigError(f'fidget_band_hz must be (low, high) with 0 < low < high, got {self.fidget_band_hz}')
@@ -217,3 +232,26 @@ DEFINITIONS = {d.name: d for d in (
        'eyeBlink mean closing past blink_closed and reopening past blink_open within blink_max_s; rate over '
        'blink_window_s). Starts at the first blink of the faster run.', 'blinks per minute over baseline', 'face'),
 )}
+
+
+def composite_rules(composites) -> tuple[str, ...]:
+    """CueConfig.composites as parameter strings: 'name=partA+partB', a part 'a|b' is on when any of a, b is."""
+    return tuple(f'{name}={"+".join(parts)}' for name, parts in composites)
+
+
+@dataclass(frozen=True)
+class CompositeRules:
+    """The composite cues as one parameter (a list of strings); each track builds its rules when it starts."""
+
+    composites: tuple[str, ...] = param(composite_rules(CueConfig.composites), 'Composite cues: name=partA+partB, '
+                                        'a part "a|b" is on when any of a, b is', read_only=True)
+
+    def __post_init__(self):
+        validate(self)
+        bad = [r for r in self.composites if r.count('=') != 1 or not all(r.split('=')[1].split('+'))]
+        if bad:
+            raise ConfigError(f'composites {bad} are not name=part+part')
+
+    def pairs(self) -> tuple[tuple[str, tuple[str, ...]], ...]:
+        """The rules in CueConfig.composites form."""
+        return tuple((r.split('=')[0], tuple(r.split('=')[1].split('+'))) for r in self.composites)

@@ -30,9 +30,10 @@ from nvb_perception.cues.definitions import CueConfig
 from nvb_perception.cues.face import face_rect_from_detection, face_rect_from_pose, roi_tracking_ok
 from nvb_perception.cues.hands import hand_rects_from_pose
 from nvb_perception.cues.person import PersonCues, PersonInput
-from nvb_perception.errors import ConfigError
+from nvb_perception.params import param, validate
 from nvb_perception.types import CueFrame, Skeleton2DFrame, Skeleton3DFrame, TrackState
 
+BACKENDS = ('tensorrt', 'onnxruntime')
 FACE_JOINTS_MIN_CONF = 0.5         # mean confidence of BlazePose 0-10 needed to look for a face
 
 
@@ -40,37 +41,35 @@ FACE_JOINTS_MIN_CONF = 0.5         # mean confidence of BlazePose 0-10 needed to
 class CueStageConfig:
     """Settings of the cue stage (models, rates, cue thresholds, baselines)."""
 
-    model_dir: str = ''                          # '' = $NVB_PERCEPTION_ASSETS/models
-    prefer: tuple[str, ...] = ('tensorrt', 'onnxruntime')
-    threads: int | None = None                   # ONNX Runtime intra-op threads (None = one per core)
-    face: bool = True                            # run the face models
-    hands: bool = True                           # run the hand models
-    hand_variant: str = 'full'                   # hand landmark model: 'full' (Holistic's) | 'lite' (~2x faster)
-    max_people: int = 4                          # people per frame that get face/hand models (largest first)
-    face_refine_every_n: int = 10                # face detector inside the body ROI every N frames per person
-    hand_recrop_every_n: int = 5                 # hand re-crop model every N frames per hand
-    parallel: bool = True                        # face and hand models in two threads (ORT releases the GIL)
-    min_face_presence: float = 0.5
-    min_hand_presence: float = 0.5
-    min_roi_px: float = 40.0                     # face/hand ROIs (from the pose) smaller than this are not modelled:
-    #                                              too few pixels for landmarks, and far-away crowds stay cheap
-    forget_after_s: float = 5.0                  # a track not reported this long is closed
+    model_dir: str = param('', 'Folder of the exported ONNX models (empty: $NVB_PERCEPTION_ASSETS/models)',
+                           read_only=True)
+    prefer: tuple[str, ...] = param(BACKENDS, 'Runtimes to try, in order', choices=BACKENDS, read_only=True,
+                                    name='backends')
+    threads: int = param(0, 'ONNX Runtime intra-op threads per model (0 = one per core)', low=0, high=1024,
+                         read_only=True)
+    face: bool = param(True, 'Run the face models', read_only=True)
+    hands: bool = param(True, 'Run the hand models', read_only=True)
+    hand_variant: str = param('full', 'Hand landmark model (lite: about 2x faster)', choices=('full', 'lite'),
+                              read_only=True)
+    max_people: int = param(4, 'People per frame that get face/hand models (largest first)', low=1, high=32)
+    face_refine_every_n: int = param(10, 'Face detector inside the body ROI every N frames per person', low=1,
+                                     high=10000)
+    hand_recrop_every_n: int = param(5, 'Hand re-crop model every N frames per hand', low=1, high=10000)
+    parallel: bool = param(True, 'Face and hand models of a frame in two threads at once')
+    min_face_presence: float = param(0.5, 'Face model presence score below which a face is lost', low=0.0,
+                                     high=1.0, read_only=True)
+    min_hand_presence: float = param(0.5, 'Hand model presence score below which a hand is lost', low=0.0,
+                                     high=1.0, read_only=True)
+    min_roi_px: float = param(40.0, 'Face/hand regions (from the pose) smaller than this many pixels are not '
+                                    'modelled (too small for landmarks)', low=0.0, high=10000.0)
+    forget_after_s: float = param(5.0, 'A track not reported this long is closed (s)', low=0.0, high=3600.0)
     cues: CueConfig = field(default_factory=CueConfig)
     baseline: BaselineConfig = field(default_factory=BaselineConfig)
 
     def __post_init__(self):
-        for name in ('max_people', 'face_refine_every_n', 'hand_recrop_every_n'):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10000:
-                raise ConfigError(f'{name} must be an int in [1, 10000], got {value!r}')
-        if not 0.0 <= self.min_roi_px <= 10000.0:
-            raise ConfigError(f'min_roi_px must be in [0, 10000], got {self.min_roi_px!r}')
-        for name in ('min_face_presence', 'min_hand_presence'):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise ConfigError(f'{name} must be in [0, 1], got {getattr(self, name)!r}')
-        if self.hand_variant not in ('full', 'lite'):
-            raise ConfigError(f"hand_variant must be 'full' or 'lite', got {self.hand_variant!r}")
-        object.__setattr__(self, 'prefer', (self.prefer,) if isinstance(self.prefer, str) else tuple(self.prefer))
+        if self.threads is None:                      # the Python API's "one per core"
+            object.__setattr__(self, 'threads', 0)
+        validate(self)
 
 
 @dataclass
@@ -102,6 +101,15 @@ class _Track:
         self.frames = 0
         self.last_ns = 0
 
+    def reconfigure(self, config: CueStageConfig) -> None:
+        """New thresholds and baseline settings for a running track (its open events keep going)."""
+        person = self.cues
+        person.config, person.baseline.config = config.cues, config.baseline
+        for name, events in person.events.items():
+            events.h = config.cues.hysteresis(name)
+        for events in person.composite_events.values():
+            events.h = config.cues.composite
+
 
 class CueStage:
     """Face + hand models and cue logic for every person of a frame (see the module docstring)."""
@@ -119,11 +127,18 @@ class CueStage:
         from nvb_perception.cues.face import FaceLandmarker
         from nvb_perception.cues.hands import HandLandmarker
         d = config.model_dir or str(model_dir())
-        face = FaceLandmarker.from_dir(d, config.prefer, config.threads, min_presence=config.min_face_presence) \
+        threads = config.threads or None
+        face = FaceLandmarker.from_dir(d, config.prefer, threads, min_presence=config.min_face_presence) \
             if config.face else None
-        hands = HandLandmarker.from_dir(d, config.prefer, config.threads, palm=False, variant=config.hand_variant,
+        hands = HandLandmarker.from_dir(d, config.prefer, threads, palm=False, variant=config.hand_variant,
                                         min_presence=config.min_hand_presence) if config.hands else None
         return cls(config, face, hands)
+
+    def reconfigure(self, config: CueStageConfig) -> None:
+        """Settings changed while running (the live ones: rates, thresholds, baselines) reach every open track."""
+        self.config = config
+        for track in self.tracks.values():
+            track.reconfigure(config)
 
     def close(self) -> None:
         """Release the models and the worker threads."""

@@ -13,21 +13,17 @@ from pathlib import Path
 import rclpy
 from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
 
+from nvb_perception import nodes as nodes_spec
 from nvb_perception.errors import ConfigError, PerceptionError
 from nvb_perception.launcher.processes import NodeProcess
 
-STAGES = {'pose': 'pose_node', 'lifting': 'lifting_node', 'risk': 'risk_node', 'cues': 'cue_node',
-          'actions': 'action_node'}
-DEFAULT_STAGES = ('pose', 'lifting', 'risk', 'cues')
-NODE_CLASSES = {'pose_node': 'PoseNode', 'lifting_node': 'LiftingNode', 'risk_node': 'RiskNode',
-                'cue_node': 'CueNode', 'action_node': 'ActionNode', 'video_publisher': 'VideoPublisher',
-                'recorder': 'Recorder'}
-TAKES_IMAGE = ('pose_node', 'lifting_node', 'cue_node', 'action_node', 'video_publisher')
+# the node table (nvb_perception/nodes.py) decides the stages, their order, classes, remappings and recorded topics
+STAGES = {stage: spec.node for stage, spec in nodes_spec.STAGES.items()}
+DEFAULT_STAGES = nodes_spec.DEFAULT_STAGES
+NODE_CLASSES = {spec.node: spec.cls for spec in nodes_spec.NODES}
+TAKES_IMAGE = tuple(spec.node for spec in nodes_spec.NODES if spec.takes_image)
 # recorded with their types, so the recorder subscribes at start instead of when it first sees a publisher
-OUTPUTS = {'skeletons_2d': 'nvb_perception_msgs/msg/Skeleton2DArray',
-           'skeletons_3d': 'nvb_perception_msgs/msg/Skeleton3DArray',
-           'ergonomic_risk': 'nvb_perception_msgs/msg/ErgonomicRiskArray', 'cues': 'nvb_perception_msgs/msg/CueArray',
-           'actions': 'nvb_perception_msgs/msg/ActionArray', 'camera_info': 'sensor_msgs/msg/CameraInfo'}
+RECORDED = {stage: {t.name: t.type for t in spec.outputs if t.recorded} for stage, spec in nodes_spec.STAGES.items()}
 
 
 def config_file(name: str) -> Path:
@@ -81,7 +77,9 @@ def graph_nodes(cameras: list[Camera], stages=DEFAULT_STAGES, params_file: str =
     bad = set(overrides) - set(NODE_CLASSES)
     if bad:
         raise ConfigError(f'parameters given for unknown nodes {sorted(bad)}; nodes: {list(NODE_CLASSES)}')
-    cues_file = str(config_file('cues.yaml')) if 'cues' in stages else ''
+    running = {STAGES[s] for s in stages} | {'video_publisher'}
+    extra_files = {spec.node: [str(config_file(name)) for name in spec.params_files]
+                   for spec in nodes_spec.NODES if spec.node in running}
     nodes = []
     for cam in cameras:
         executables = (['video_publisher'] if cam.video else []) + [STAGES[s] for s in STAGES if s in stages]
@@ -97,12 +95,12 @@ def graph_nodes(cameras: list[Camera], stages=DEFAULT_STAGES, params_file: str =
             remap = {'image': cam.image, 'camera_info': cam.camera_info} if exe in TAKES_IMAGE else {}
             nodes.append(NodeProcess(exe, params, remap, namespace=cam.namespace and '/' + cam.namespace,
                                      params_file=params_file, label=_label(cam, exe),
-                                     extra_params_files=[cues_file] if exe == 'cue_node' else []))
+                                     extra_params_files=extra_files.get(exe, [])))
     if record:
-        made_by = {'skeletons_2d': 'pose', 'skeletons_3d': 'lifting', 'ergonomic_risk': 'risk', 'cues': 'cues',
-                   'actions': 'actions'}
+        outputs = [(name, ty) for stage in STAGES if stage in stages for name, ty in RECORDED[stage].items()]
+        outputs.append(('camera_info', nodes_spec.CAMERA_INFO.type))
         topics = [f'{_absolute(c, c.camera_info if t == "camera_info" else t)}:{ty}' for c in cameras
-                  for t, ty in OUTPUTS.items() if made_by.get(t, 'pose') in stages or t == 'camera_info']
+                  for t, ty in outputs]
         topics += [_absolute(c, c.image) for c in cameras] if record_images else []     # raw or compressed
         params = {'output': record, 'topics': topics + ['/diagnostics'], **overrides.get('recorder', {})}
         if use_sim_time:
@@ -130,8 +128,8 @@ class ComposedGraph:
         self._params_dir = tempfile.TemporaryDirectory(prefix='nvb_graph_params_')
         try:
             for spec in nodes:
-                module = importlib.import_module(f'nvb_perception.ros.{spec.executable}')
-                cls = getattr(module, NODE_CLASSES[spec.executable])
+                node_spec = nodes_spec.spec(spec.executable)
+                cls = getattr(importlib.import_module(node_spec.module), node_spec.cls)
                 self.nodes.append(cls(context=self.context, namespace=spec.namespace or None,
                                       cli_args=spec.ros_args(Path(self._params_dir.name))))
                 if hasattr(self.nodes[-1], 'autostart'):

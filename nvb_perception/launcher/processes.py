@@ -1,7 +1,8 @@
 """Start node executables as separate processes and listen to their topics (tests, demo, benchmarks).
 
 This is what `ros2 launch` + launch_testing do on a full install; here it is plain subprocess + rclpy so it
-runs wherever the wheels run. Processes are ended by PID (SIGINT, then SIGTERM, then SIGKILL).
+runs wherever the wheels run. Each node runs in its own process group, ended as a whole (SIGINT, SIGTERM, SIGKILL);
+started nodes are registered until stopped, so `stop_started()` ends what a failed test or run left behind.
 """
 import os
 import shutil
@@ -18,6 +19,7 @@ from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from nvb_perception.errors import PerceptionError
+from nvb_perception.launcher.procfs import child_processes, group_members  # noqa: F401 (child_processes: API)
 from nvb_perception.ros.node_utils import message_class
 
 
@@ -33,20 +35,41 @@ def executable_path(name: str) -> str:
     raise PerceptionError(f'executable {name!r} not found; run `make setup` and `source scripts/env.sh`')
 
 
-def child_processes(pid: int) -> dict[int, str]:
-    """{pid: command name} of the processes whose parent is `pid` (from /proc; Linux)."""
-    out = {}
-    for entry in Path('/proc').iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / 'stat').read_text()
-        except OSError:
-            continue
-        name, fields = stat[stat.index('(') + 1:stat.rindex(')')], stat[stat.rindex(')') + 2:].split()
-        if int(fields[1]) == pid:
-            out[int(entry.name)] = name
-    return out
+_STARTED: dict[int, 'NodeProcess'] = {}      # id -> node, from start() until the node is stopped
+
+
+def stop_started(timeout: float = 10.0) -> list[str]:
+    """Stop every node started in this process and not stopped yet; their titles."""
+    nodes = list(_STARTED.values())
+    stop_all(nodes, timeout)
+    return [n.title for n in nodes]
+
+
+def _send(pid: int, sig, group: bool = False) -> None:
+    try:
+        (os.killpg if group else os.kill)(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_all(nodes, timeout: float = 10.0) -> None:
+    """Stop nodes together: SIGINT to all, then SIGTERM to those still running, then SIGKILL.
+
+    In parallel, so a graph stops within about timeout + 5 s however many nodes it has; the SIGKILL runs in a
+    finally, so a second Ctrl-C (or a test timeout) during the clean shutdown cannot leave a node running.
+    """
+    running = [n for n in nodes if n.running()]
+    try:
+        for sig, wait_s in ((signal.SIGINT, timeout), (signal.SIGTERM, 5.0)):
+            for node in running:
+                node.signal(sig)
+            deadline = time.monotonic() + wait_s
+            running = [n for n in running if n.wait(max(0.0, deadline - time.monotonic())) is None]
+            if not running:
+                break
+    finally:
+        for node in nodes:
+            node.kill()
 
 
 def _param_arg(key, value) -> str:
@@ -104,9 +127,13 @@ class NodeProcess:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.log_path = log_dir / f'{self.title}.log'
         log = open(self.log_path, 'a' if self.process else 'w')     # a restart appends to the same log
-        self.process = subprocess.Popen(self.command(), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        log.close()
+        try:
+            # its own session and process group: a terminal's Ctrl-C does not reach it, stop() ends the group
+            self.process = subprocess.Popen(self.command(), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                            start_new_session=True)
+        finally:
+            log.close()
+        _STARTED[id(self)] = self
 
     def _write_overrides(self, folder: Path) -> Path:
         import yaml
@@ -133,20 +160,28 @@ class NodeProcess:
         except subprocess.TimeoutExpired:
             return None
 
-    def stop(self, timeout: float = 5.0) -> int | None:
-        """End the process by PID: SIGINT (clean shutdown), then SIGTERM, then SIGKILL."""
-        if self.process is None or self.process.poll() is not None:
-            return None if self.process is None else self.process.returncode
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-            try:
-                os.kill(self.process.pid, sig)
-            except ProcessLookupError:
-                break
-            try:
-                return self.process.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                continue
-        return self.process.poll()
+    def running(self) -> bool:
+        """Started and not exited yet."""
+        return self.process is not None and self.process.poll() is None
+
+    def signal(self, sig) -> None:
+        """Send sig to the node's process group (its own session, see start)."""
+        if self.running():
+            _send(self.process.pid, sig, group=True)
+
+    def kill(self) -> None:
+        """SIGKILL whatever is left of the process group, reap the process and forget it."""
+        if self.process is not None:
+            self.signal(signal.SIGKILL)
+            self.wait(10.0)
+            for pid in group_members(self.process.pid):      # children the node left behind, same group
+                _send(pid, signal.SIGKILL)
+        _STARTED.pop(id(self), None)
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        """End the process group: SIGINT (clean shutdown), then SIGTERM, then SIGKILL; the return code."""
+        stop_all([self], timeout)
+        return self.process.returncode if self.process else None
 
 
 class ProcessGraph:
@@ -158,13 +193,16 @@ class ProcessGraph:
         self.env = dict(os.environ if env is None else env)
 
     def __enter__(self):
-        for node in self.nodes:
-            node.start(self.env, self.log_dir)
+        try:
+            for node in self.nodes:
+                node.start(self.env, self.log_dir)
+        except BaseException:
+            stop_all(self.nodes)         # __exit__ does not run when __enter__ fails
+            raise
         return self
 
     def __exit__(self, *exc):
-        for node in reversed(self.nodes):
-            node.stop()
+        stop_all(self.nodes)
 
     def logs(self) -> str:
         """All process logs, for assertion messages."""

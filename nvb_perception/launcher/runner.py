@@ -1,4 +1,5 @@
 """Supervise a running graph for `nvb-perception run`: end of video, --duration, --respawn, status table."""
+import signal
 import time
 
 from nvb_perception.launcher.processes import ProcessGraph, TopicListener
@@ -50,6 +51,17 @@ def _tail(text: str, lines: int = 15) -> str:
     return '\n'.join('    ' + line for line in text.strip().splitlines()[-lines:])
 
 
+def _interrupt_once(*_):
+    """SIGINT/SIGTERM: stop the graph; later signals are ignored so they cannot cut the nodes' shutdown short.
+
+    The shutdown is bounded anyway (ProcessGraph escalates to SIGKILL), and the nodes live in their own sessions:
+    a supervisor that died half-way through stopping them would leave them running.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
 def _supervise(args, graph_context, check) -> int:
     """Run the graph until the videos end (check returns 0), a node fails (1), --duration passes or Ctrl-C.
 
@@ -57,6 +69,7 @@ def _supervise(args, graph_context, check) -> int:
     """
     clock = _Clock(args)
     code = 0
+    previous = {sig: signal.signal(sig, _interrupt_once) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with TopicListener(DIAGNOSTICS, depth=200) as listener, graph_context as graph:
             board = StatusBoard(listener)
@@ -73,6 +86,9 @@ def _supervise(args, graph_context, check) -> int:
             print(board.table(), flush=True)
     except KeyboardInterrupt:
         print('nvb-perception: stopping', flush=True)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     return code or 0
 
 

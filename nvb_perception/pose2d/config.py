@@ -30,7 +30,8 @@ class PoseConfig:
     detector_tile_px: int = param(0, 'Also detect in overlapping tiles of this size (0 = off, else >= 64): '
                                      'finds small, far-away people at a higher detector cost', low=0, high=8192)
     lost_frames: int = param(15, 'Frames a lost track is kept before it terminates', low=0, high=100000)
-    prefer: tuple[str, ...] = param(BACKENDS, 'Runtimes to try, in order', choices=BACKENDS, read_only=True)
+    prefer: tuple[str, ...] = param(BACKENDS, 'Runtimes to try, in order', choices=BACKENDS, read_only=True,
+                                    name='backends')
     # 1 by default: on 2 cores with other nodes or jobs running, a 2-thread pool halved the speed
     # (25.7 vs 47.8 ms per frame at load 1, benchmarks/bench_pose.py)
     threads: int = param(1, 'ONNX Runtime intra-op threads per model (0 = one per core)', low=0, high=1024,
@@ -39,8 +40,6 @@ class PoseConfig:
     def __post_init__(self):
         if self.threads is None:                      # the Python API's "one per core"
             object.__setattr__(self, 'threads', 0)
-        if isinstance(self.prefer, str):
-            object.__setattr__(self, 'prefer', (self.prefer,))
         validate(self)
         if 0 < self.detector_tile_px < 64:
             raise ConfigError(f'detector_tile_px must be 0 (off) or in [64, 8192], got {self.detector_tile_px}')

@@ -56,10 +56,13 @@ class ImageInput:
         validate(self)
 
 
-def subscribe_image(node, config: ImageInput, callback):
-    """Subscribe `image` (or `image/compressed`) with the configured QoS; the callback gets either message."""
+def subscribe_image(node, config: ImageInput, callback, depth: int = 2):
+    """Subscribe `image` (or `image/compressed`) with the configured QoS; the callback gets either message.
+
+    depth: the reliable queue (a node that pairs images with later skeletons keeps a few waiting).
+    """
     qos = qos_profile_sensor_data if config.image_qos == 'sensor_data' else QoSProfile(
-        depth=2, reliability=ReliabilityPolicy.RELIABLE)
+        depth=depth, reliability=ReliabilityPolicy.RELIABLE)
     if config.image_transport == 'compressed':
         return node.create_subscription(CompressedImage, 'image/compressed', callback, qos)
     return node.create_subscription(Image, 'image', callback, qos)

@@ -10,7 +10,9 @@ root-relative in the root-ray frame, which differs from the optical frame by the
 and the person. Unusable skeletons (NaN/inf keypoints, an unknown joint set or joint count) are passed through
 with zero confidence and counted; a stamp going backwards restarts every track's window. Publishes
 `skeletons_3d` (Skeleton3DArray) with the source stamp and frame, `skeleton_markers` (MarkerArray, RViz) and
-`/diagnostics`. A causal window per track: no future frames, so latency is one model call.
+`/diagnostics`. A causal window per track: no future frames, so latency is one model call. Parameters:
+LiftingConfig's and MarkerConfig's fields (use_camera_info and marker_depth_m live, model and backends only
+at start).
 """
 import time
 
@@ -20,13 +22,16 @@ from sensor_msgs.msg import CameraInfo
 from visualization_msgs.msg import MarkerArray
 
 from nvb_perception.assets import model_dir, require_file
+from nvb_perception.draw import MarkerConfig
 from nvb_perception.errors import PerceptionError
+from nvb_perception.lifting.config import LiftingConfig
 from nvb_perception.lifting.lifter import Lifter
 from nvb_perception.pipeline import lift_frame
 from nvb_perception.ros.convert import skeleton2d_frame_from_msg, skeleton3d_frame_to_msg
 from nvb_perception.ros.lifecycle import ManagedNode
 from nvb_perception.ros.markers import delete_marker, skeleton_marker
-from nvb_perception.ros.node_utils import Diagnostics, declare, run
+from nvb_perception.ros.node_utils import Diagnostics, StampOrder, run
+from nvb_perception.ros.parameters import LiveConfig, declare_config
 from nvb_perception.skeleton import H36M_CONNECTIONS, skeleton2d_problem
 from nvb_perception.types import Skeleton3D, TrackState
 from nvb_perception_msgs.msg import Skeleton2DArray, Skeleton3DArray
@@ -37,45 +42,46 @@ JOINT_SETS = ('blazepose33', 'h36m17')          # what the lifter takes
 class LiftingNode(ManagedNode):
     """Lift every tracked person's 2D skeleton to 3D."""
 
-    def __init__(self, **node_options):
+    def __init__(self, lifter: Lifter | None = None, **node_options):
         super().__init__('lifting_node', **node_options)
-        self.model = declare(self, 'model', str(model_dir() / 'lifter_temporal.onnx'), 'Exported lifter (ONNX)',
-                        read_only=True)
-        self.use_camera_info = declare(self, 'use_camera_info', True,
-                                       'Rotate into the optical frame with CameraInfo intrinsics when calibrated')
-        self.marker_depth = declare(self, 'marker_depth_m', 3.0, 'Depth at which root-relative skeletons are '
-                                    'drawn in RViz', low=0.1, high=100.0)
-        self.backends = declare(self, 'backends', ['tensorrt', 'onnxruntime'], 'Runtimes to try in order',
-                                read_only=True)
-        self.lifter = None
-        self.camera_matrix = None
+        default_model = str(model_dir() / 'lifter_temporal.onnx')
+        self.live = LiveConfig(self, declare_config(self, LiftingConfig, model=default_model))
+        self.display = LiveConfig(self, declare_config(self, MarkerConfig))
+        self.lifter = lifter
+        self.camera_matrix = None          # calibrated K of the newest CameraInfo, None if uncalibrated
         self.camera_size = (0, 0)          # (width, height) of the CameraInfo; 0 = not given
         self._camera_info_received = False
         self._skeleton_frames = 0
-        self._last_stamp_ns = None
         self.publisher = self.create_publisher(Skeleton3DArray, 'skeletons_3d', 10)
         self.markers = self.create_publisher(MarkerArray, 'skeleton_markers', 10)
         self.diagnostics = Diagnostics(self)
+        self.stamps = StampOrder(self.diagnostics, 'every track restarts')
         self.preload()                 # autostart: models open before any subscription exists
         self.diagnostics.values['camera_info'] = 'none received'
         self.create_subscription(CameraInfo, 'camera_info', self.on_camera_info, qos_profile_sensor_data)
         self.create_subscription(Skeleton2DArray, 'skeletons_2d', self.on_skeletons, 10)
 
+    @property
+    def config(self) -> LiftingConfig:
+        """The stage's current settings (they follow `ros2 param set`)."""
+        return self.live.config
+
     def load_models(self) -> None:
         """Open the lifter (configure)."""
-        self.lifter = Lifter.from_path(require_file(self.model, 'lifter model'), prefer=tuple(self.backends))
+        model = self.config.model
+        self.lifter = self.lifter or Lifter.from_path(require_file(model, 'lifter model'), prefer=self.config.backends)
         self.diagnostics.values['backend'] = self.lifter.backend.name
 
     def free_models(self) -> None:
         """Release it (cleanup); every track's window starts over."""
-        self.lifter.close()
-        self.lifter = None
+        lifter, self.lifter = self.lifter, None
+        lifter.close()
 
     def on_camera_info(self, msg: CameraInfo) -> None:
         """Keep calibrated intrinsics; an all-zero K (uncalibrated camera) is reported, not used."""
         k = np.asarray(msg.k, np.float64).reshape(3, 3)
         calibrated = k[0, 0] > 0 and k[1, 1] > 0 and np.isfinite(k).all()
-        self.camera_matrix = k if calibrated and self.use_camera_info else None
+        self.camera_matrix = k if calibrated else None
         self.camera_size = (msg.width, msg.height)
         self._camera_info_received = True
         self.diagnostics.values['camera_info'] = 'calibrated' if calibrated else 'uncalibrated (K is zero)'
@@ -91,17 +97,15 @@ class LiftingNode(ManagedNode):
             return
         try:
             frame2d = skeleton2d_frame_from_msg(msg)
-            self._check_time(frame2d.stamp.stamp_ns)
-            frame, lifted = lift_frame(self.lifter, frame2d, self._camera_matrix_for(frame2d.image_size),
-                                       usable=self._usable)
-            if self.camera_matrix is None and self.camera_info_missing():
+            if self.stamps.went_back(frame2d.stamp.stamp_ns):
+                self.lifter.reset()            # windows must not mix times
+            k = self._camera_matrix_for(frame2d.image_size)
+            frame, lifted = lift_frame(self.lifter, frame2d, k, usable=self._usable)
+            if k is None and self.camera_info_missing():
                 self.get_logger().warning('no camera_info received: 3D skeletons stay root-relative, in the '
                                           'root-ray frame', throttle_duration_sec=30.0)
         except (ValueError, PerceptionError) as error:
-            self.diagnostics.count('frames_dropped')
-            self.diagnostics.warning = f'dropped skeletons: {error}'
-            self.get_logger().warning(f'dropped skeletons: {error}', throttle_duration_sec=5.0)
-            return
+            return self.diagnostics.problem('frames_dropped', f'dropped skeletons: {error}')
         markers = MarkerArray()
         for s3 in frame.skeletons:
             if s3.track_id in lifted:
@@ -120,28 +124,19 @@ class LiftingNode(ManagedNode):
         why = skeleton2d_problem(s, JOINT_SETS)
         if not why:
             return True
-        self.diagnostics.count('skeletons_dropped')
-        self.diagnostics.warning = f'track {s.track_id}: {why}'
-        self.get_logger().warning(f'skeleton of track {s.track_id} dropped: {why}', throttle_duration_sec=5.0)
+        self.diagnostics.problem('skeletons_dropped', f'skeleton of track {s.track_id} dropped: {why}')
         return False
 
-    def _check_time(self, stamp_ns: int) -> None:
-        """A stamp going backwards (a bag looping, a replay) restarts every track: windows must not mix times."""
-        if self._last_stamp_ns is not None and stamp_ns < self._last_stamp_ns:
-            self.lifter.reset()
-            self.diagnostics.count('time_went_backwards')
-            self.get_logger().warning('time went backwards: every track restarts', throttle_duration_sec=5.0)
-        self._last_stamp_ns = stamp_ns
-
     def _camera_matrix_for(self, image_size) -> np.ndarray | None:
-        """K when it belongs to the skeletons' image; a CameraInfo of another size is not used (and counted)."""
+        """K when in use and it belongs to the skeletons' image; a CameraInfo of another size is counted, not used."""
+        if self.camera_matrix is None or not self.config.use_camera_info:
+            return None
         known = all(image_size) and all(self.camera_size)
-        if self.camera_matrix is None or not known or tuple(image_size) == tuple(self.camera_size):
+        if not known or tuple(image_size) == tuple(self.camera_size):
             return self.camera_matrix
-        self.diagnostics.count('camera_info_size_mismatch')
-        self.get_logger().warning(f'camera_info is for {self.camera_size[0]}x{self.camera_size[1]} but the skeletons '
-                                  f'are from {image_size[0]}x{image_size[1]} images: output stays root-relative',
-                                  throttle_duration_sec=30.0)
+        self.diagnostics.problem('camera_info_size_mismatch', f'camera_info is for {self.camera_size[0]}x'
+                                 f'{self.camera_size[1]} but the skeletons are from {image_size[0]}x{image_size[1]} '
+                                 'images: output stays root-relative')
         return None
 
     def camera_info_missing(self) -> bool:
@@ -150,7 +145,7 @@ class LiftingNode(ManagedNode):
         return not self._camera_info_received and self._skeleton_frames > 30
 
     def _marker(self, header, s: Skeleton3D):
-        offset = np.array([0.0, 0.0, self.marker_depth]) if s.root_relative else np.zeros(3)
+        offset = np.array([0.0, 0.0, self.display.config.marker_depth_m]) if s.root_relative else np.zeros(3)
         return skeleton_marker(header, 'skeleton_3d', s.track_id, s.positions + offset, H36M_CONNECTIONS,
                                s.confidence)
 

@@ -195,9 +195,9 @@ class StampOrder:
 class OverlayPublisher:
     """An `overlay` image topic that costs nothing unless it is enabled and someone subscribes."""
 
-    def __init__(self, node, enabled: bool, topic: str = 'overlay'):
+    def __init__(self, node, enabled: bool, topic: str = 'overlay', qos=qos_profile_sensor_data):
         self.enabled = enabled
-        self.publisher = node.create_publisher(Image, topic, qos_profile_sensor_data)
+        self.publisher = node.create_publisher(Image, topic, qos)
 
     def wanted(self) -> bool:
         """True when an overlay should be drawn for this frame."""

@@ -54,8 +54,8 @@ def declare_config(node, config_cls, prefix: str = '', **defaults):
 
     `defaults` replaces a field's default for this node only (e.g. the model folder resolved at start).
     """
-    values = {name: declare(node, prefix + name, defaults.get(name, default), spec.description, low=spec.low,
-                            high=spec.high, choices=spec.choices, read_only=spec.read_only)
+    values = {name: declare(node, prefix + (spec.name or name), defaults.get(name, default), spec.description,
+                            low=spec.low, high=spec.high, choices=spec.choices, read_only=spec.read_only)
               for name, default, spec in parameters(config_cls)}
     try:
         return config_cls(**values)
@@ -70,7 +70,8 @@ class LiveConfig:
         self.config = config
         self._apply = apply
         self._prefix = prefix
-        self._live = {name: default for name, default, spec in parameters(type(config)) if not spec.read_only}
+        # parameter name -> field name, for the fields that may change while running
+        self._live = {spec.name or name: name for name, _, spec in parameters(type(config)) if not spec.read_only}
         node.add_on_set_parameters_callback(self._on_set)
 
     def _on_set(self, params: list[Parameter]) -> SetParametersResult:
@@ -78,7 +79,7 @@ class LiveConfig:
         for p in params:
             name = p.name[len(self._prefix):] if p.name.startswith(self._prefix) else None
             if name in self._live:
-                changes[name] = p.value
+                changes[self._live[name]] = p.value
         if not changes:
             return SetParametersResult(successful=True)
         try:

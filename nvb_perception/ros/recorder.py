@@ -4,14 +4,16 @@
 
 Message types are taken from the graph (a topic is subscribed as soon as a publisher appears) unless given
 as 'topic:pkg/msg/Type'. Messages are stored as received (serialized CDR, no decoding), stamped with the
-node's clock (sim time when use_sim_time is set). The bag is closed cleanly on SIGINT/SIGTERM.
+node's clock (sim time when use_sim_time is set). The bag is closed cleanly on SIGINT/SIGTERM. Parameters:
+RecorderConfig's fields (max_messages live, the others only at start).
 """
 from rclpy.node import Node
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 
-from nvb_perception.errors import ConfigError
-from nvb_perception.io.bag import STORAGES, BagWriter
-from nvb_perception.ros.node_utils import Diagnostics, declare, message_class, run
+from nvb_perception.io.bag import BagWriter
+from nvb_perception.io.recording import RecorderConfig
+from nvb_perception.ros.node_utils import Diagnostics, message_class, run
+from nvb_perception.ros.parameters import LiveConfig, declare_config
 
 
 class Recorder(Node):
@@ -19,29 +21,14 @@ class Recorder(Node):
 
     def __init__(self, **node_options):
         super().__init__('recorder', **node_options)
-        output = declare(self, 'output', '', 'Bag folder to create (must not exist)', read_only=True)
-        topics = declare(self, 'topics', [''], "Topics to record: 'name' or 'name:pkg/msg/Type'", read_only=True)
-        storage = declare(self, 'storage', 'mcap', 'Bag storage format', choices=STORAGES, read_only=True)
-        self.max_messages = declare(self, 'max_messages', 0, 'Stop after this many messages (0 = no limit)',
-                                    low=0, high=10**9)
-        reliability = declare(self, 'reliability', 'reliable',
-                              'QoS reliability of the subscriptions (best_effort also hears best-effort '
-                              'publishers; reliable loses nothing from reliable ones)',
-                              choices=('reliable', 'best_effort'))
-        depth = declare(self, 'queue_depth', 100, 'Subscription queue depth', low=1, high=10000)
-        topics = [t for t in topics if t]
-        if not output:
-            raise ConfigError('parameter output is empty: give the bag folder to write')
-        if not topics:
-            raise ConfigError("parameter topics is empty: give e.g. ['skeletons_2d']")
-        self.qos = QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE if reliability == 'reliable'
-                              else ReliabilityPolicy.BEST_EFFORT)
-        self.pending: dict[str, str] = {}     # resolved topic name -> type ('' until seen on the graph)
-        for entry in topics:
-            name, _, msgtype = entry.partition(':')
-            # relative names resolve in the node's namespace, like any subscription
-            self.pending[self.resolve_topic_name(name)] = msgtype
-        self.writer = BagWriter(output, storage=storage)
+        config = declare_config(self, RecorderConfig)
+        # relative names resolve in the node's namespace, like any subscription
+        self.pending = {self.resolve_topic_name(name): msgtype   # resolved name -> type ('' until on the graph)
+                        for name, msgtype in config.topic_types().items()}
+        self.live = LiveConfig(self, config)
+        self.qos = QoSProfile(depth=config.queue_depth, reliability=ReliabilityPolicy.RELIABLE
+                              if config.reliability == 'reliable' else ReliabilityPolicy.BEST_EFFORT)
+        self.writer = BagWriter(config.output, storage=config.storage)
         self.diagnostics = Diagnostics(self)
         self.done = False
         self._recorded = []
@@ -57,16 +44,18 @@ class Recorder(Node):
             cls = message_class(msgtype)
             self.writer.add_topic(topic, msgtype)
             self._recorded.append(self.create_subscription(
-                cls, topic, lambda raw, topic=topic: self._write(topic, raw), self.qos, raw=True))
+                cls, topic, lambda raw, topic=topic: self.write(topic, raw), self.qos, raw=True))
             del self.pending[topic]
             self.get_logger().info(f'recording {topic} [{msgtype}]')
 
-    def _write(self, topic: str, raw: bytes):
+    def write(self, topic: str, raw: bytes):
+        """Append one serialized message, stamped with the node's clock; done once max_messages are in."""
         if self.done:
             return
         self.writer.write(topic, self.get_clock().now().nanoseconds, raw)
         self.diagnostics.count('messages')
-        if self.max_messages and self.writer.count >= self.max_messages:
+        limit = self.live.config.max_messages
+        if limit and self.writer.count >= limit:
             self.done = True
 
     def close(self):

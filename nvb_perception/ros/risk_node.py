@@ -6,7 +6,8 @@ Subscribes `skeletons_3d` (Skeleton3DArray); publishes `ergonomic_risk` at the i
 (text per person for RViz) and `/diagnostics`. Inputs the camera cannot see (load, coupling, support) are
 parameters; every message lists what was assumed, and unobservable postures (wrists, neck twist) widen the
 reported score range instead of being guessed; so do NaN/inf joints, and such skeletons are counted
-(skeletons_with_missing_joints in /diagnostics).
+(skeletons_with_missing_joints in /diagnostics). Parameters: RiskConfig's and MarkerConfig's fields; all but
+`methods` can be changed while running (`ros2 param set /risk_node load_kg 5.0` scores the next frame with it).
 """
 import time
 
@@ -14,16 +15,16 @@ import numpy as np
 from rclpy.node import Node
 from visualization_msgs.msg import MarkerArray
 
-from nvb_perception.ergonomics import COUPLINGS, LOAD_PATTERNS, ExposureTracker, RebaInputs, RulaInputs
-from nvb_perception.errors import ConfigError
+from nvb_perception.draw import MarkerConfig
+from nvb_perception.ergonomics import ExposureTracker
+from nvb_perception.ergonomics.config import RiskConfig
 from nvb_perception.pipeline import score_frame
 from nvb_perception.ros.convert import ergonomic_risk_frame_to_msg, skeleton3d_frame_from_msg
 from nvb_perception.ros.markers import delete_marker, text_marker
-from nvb_perception.ros.node_utils import Diagnostics, declare, run
+from nvb_perception.ros.node_utils import Diagnostics, StampOrder, run
+from nvb_perception.ros.parameters import LiveConfig, declare_config
 from nvb_perception.skeleton import H36M
 from nvb_perception_msgs.msg import ErgonomicRiskArray, Skeleton3DArray
-
-METHODS = ('RULA', 'REBA')
 
 
 class RiskNode(Node):
@@ -31,35 +32,27 @@ class RiskNode(Node):
 
     def __init__(self, **node_options):
         super().__init__('risk_node', **node_options)
-        methods = declare(self, 'methods', list(METHODS), 'Methods to compute (RULA, REBA)', read_only=True)
-        if not methods or any(m not in METHODS for m in methods):
-            raise ConfigError(f'parameter methods={methods}: each must be one of {list(METHODS)}')
-        side = declare(self, 'side', 'worst', 'Arm side reported', choices=('worst', 'left', 'right'))
-        load = declare(self, 'load_kg', 0.0, 'Load or force handled (not visible to the camera)', low=0.0, high=1000.0)
-        pattern = declare(self, 'load_pattern', 'intermittent', 'RULA load pattern', choices=LOAD_PATTERNS)
-        coupling = declare(self, 'coupling', 'good', 'REBA hand coupling', choices=COUPLINGS)
-        shock = declare(self, 'shock', False, 'Shocks or rapid build-up of force')
-        arm_supported = declare(self, 'arm_supported', False, 'Arm supported or person leaning')
-        seated = declare(self, 'seated', False, 'The person works seated')
-        up = declare(self, 'up', [0.0, -1.0, 0.0], 'World up direction in the skeleton frame (camera optical '
-                     'frame: -y for a level camera)')
-        self.marker_depth = declare(self, 'marker_depth_m', 3.0, 'Depth used to place markers of root-relative '
-                                    'skeletons', low=0.1, high=100.0)
-        if len(up) != 3 or not np.isfinite(up).all() or np.linalg.norm(up) < 1e-6:
-            raise ConfigError(f'parameter up={list(up)} must be a non-zero 3-vector')
-        try:
-            inputs = {'RULA': RulaInputs(load_kg=load, load_pattern=pattern, shock=shock, arm_supported=arm_supported,
-                                         seated=seated),
-                      'REBA': RebaInputs(load_kg=load, shock=shock, coupling=coupling, arm_supported=arm_supported,
-                                         seated=seated)}
-        except ValueError as error:
-            raise ConfigError(str(error)) from None
-        self.trackers = {m: ExposureTracker(m, inputs[m], up=tuple(up), side=side) for m in methods}
+        config = declare_config(self, RiskConfig)
+        self.trackers = {m: ExposureTracker(m, config.inputs(m), up=config.up, side=config.side)
+                         for m in config.methods}
+        self.live = LiveConfig(self, config, self._reconfigure)
+        self.display = LiveConfig(self, declare_config(self, MarkerConfig))
         self.publisher = self.create_publisher(ErgonomicRiskArray, 'ergonomic_risk', 10)
         self.markers = self.create_publisher(MarkerArray, 'risk_markers', 10)
         self.diagnostics = Diagnostics(self)
-        self.last_stamp_ns = None
+        self.stamps = StampOrder(self.diagnostics, 'exposure timers restart')
         self.create_subscription(Skeleton3DArray, 'skeletons_3d', self.on_skeletons, 10)
+
+    @property
+    def config(self) -> RiskConfig:
+        """The stage's current settings (they follow `ros2 param set`)."""
+        return self.live.config
+
+    def _reconfigure(self, config: RiskConfig) -> None:
+        """New inputs, side and up for the next frame; each track's exposure history is kept."""
+        inputs = {m: config.inputs(m) for m in self.trackers}
+        for method, tracker in self.trackers.items():
+            tracker.inputs, tracker.side, tracker.up = inputs[method], config.side, config.up
 
     def on_skeletons(self, msg: Skeleton3DArray) -> None:
         """Score each person; malformed skeletons are dropped with a throttled warning."""
@@ -68,14 +61,11 @@ class RiskNode(Node):
         try:
             frame = skeleton3d_frame_from_msg(msg)
         except ValueError as error:
-            return self._drop(f'malformed Skeleton3DArray: {error}')
-        if self.last_stamp_ns is not None and frame.stamp.stamp_ns < self.last_stamp_ns:
-            self.diagnostics.count('time_went_backwards')
-            self.get_logger().warning('time went backwards: exposure timers restart', throttle_duration_sec=5.0)
-        self.last_stamp_ns = frame.stamp.stamp_ns
+            return self.diagnostics.problem('skeletons_dropped', f'malformed Skeleton3DArray: {error}')
+        self.stamps.went_back(frame.stamp.stamp_ns)
         result = score_frame(self.trackers, frame)
         for why in result.problems:
-            self._drop(why)
+            self.diagnostics.problem('skeletons_dropped', why)
         # scored with a widened range, not dropped; counted so a bad upstream shows in /diagnostics
         missing = {s.track_id for _, s, _ in result.scored if not np.isfinite(s.positions).all()}
         if missing:
@@ -97,16 +87,11 @@ class RiskNode(Node):
     def _label(self, header, method, skeleton, risk, row):
         head = skeleton.positions[H36M.HEAD].astype(float)
         if skeleton.root_relative:
-            head = head + np.array([0.0, 0.0, self.marker_depth])
+            head = head + np.array([0.0, 0.0, self.display.config.marker_depth_m])
         position = head + np.array([0.0, -0.15 - 0.1 * row, 0.0])   # above the head (camera y is down)
         rng = f' ({risk.score_min}-{risk.score_max})' if risk.score_max != risk.score_min else ''
         text = f'#{skeleton.track_id} {method} {risk.score}{rng} level {risk.action_level}'
         return text_marker(header, f'risk/{method}', skeleton.track_id, position, text)
-
-    def _drop(self, why: str) -> None:
-        self.diagnostics.count('skeletons_dropped')
-        self.diagnostics.warning = why
-        self.get_logger().warning(why, throttle_duration_sec=5.0)
 
 
 def main(args=None):

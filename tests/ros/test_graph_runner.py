@@ -16,18 +16,40 @@ SKELETONS_2D = 'nvb_perception_msgs/msg/Skeleton2DArray'
 FAST = ['--set', 'pose_node.image_qos=reliable', '--set', 'pose_node.publish_overlay=false', '--status', '0']
 
 
+_RUNNERS = []          # the runners of the current test, ended by the autouse fixture below
+
+
 def runner(args, log_dir, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, '-m', 'nvb_perception.launcher.cli', 'run', '--log-dir', str(log_dir)]
-                            + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, **kwargs)
+    """`nvb-perception run` in its own process group, ended at teardown whatever the test's outcome."""
+    proc = subprocess.Popen([sys.executable, '-m', 'nvb_perception.launcher.cli', 'run', '--log-dir', str(log_dir)]
+                            + args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True, **kwargs)
+    _RUNNERS.append(proc)
+    return proc
 
 
-def finish(proc, timeout=120) -> tuple[int, str]:
+def finish(proc, timeout=120, grace=60) -> tuple[int, str]:
+    """Wait for the runner to end; past timeout, SIGINT (it stops its nodes), past grace SIGKILL its group."""
     try:
         out, _ = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=30)
+        try:
+            out, _ = proc.communicate(timeout=grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)      # its nodes are ended by the ros_isolation fixture
+            out, _ = proc.communicate()
     return proc.returncode, out
+
+
+@pytest.fixture(autouse=True)
+def end_runners():
+    """A runner still going when its test ends (timeout, failed assertion) is stopped like with Ctrl-C."""
+    yield
+    while _RUNNERS:
+        proc = _RUNNERS.pop()
+        if proc.poll() is None:
+            finish(proc, timeout=0.1)
 
 
 @pytest.mark.parametrize('args, message', [
@@ -81,7 +103,7 @@ def test_single_process_graph(assets, tmp_path):
             '--set', 'video_publisher.wait_for_subscribers=2'] + FAST                 # pose_node and this test
     with TopicListener({'ergonomic_risk': RISK, 'image': 'sensor_msgs/msg/Image'}) as io:
         proc = runner(args, tmp_path)
-        time.sleep(3)
+        assert io.wait_for('ergonomic_risk', 1, timeout=180), 'graph did not start'   # every node is up by now
         nodes = child_processes(proc.pid)
         code, out = finish(proc, timeout=240)
         n = io.count('ergonomic_risk')
@@ -89,7 +111,7 @@ def test_single_process_graph(assets, tmp_path):
     assert not any(name.endswith('_node') for name in nodes.values()), nodes
 
 
-def _wait_child(pid, name, timeout=60, other_than=None):
+def _wait_child(pid, name, timeout=120, other_than=None):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         found = [p for p, n in child_processes(pid).items() if n == name and p != other_than]

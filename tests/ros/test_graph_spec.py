@@ -6,6 +6,7 @@ import yaml
 
 from nvb_perception.errors import ConfigError
 from nvb_perception.launcher.graph import Camera, config_file, graph_nodes
+from nvb_perception.nodes import NODES, STAGES
 
 
 def test_two_cameras_get_their_own_namespaced_stages_and_one_recorder():
@@ -44,3 +45,27 @@ def test_bad_graphs_are_refused(kwargs, message):
     args = {'cameras': [Camera()], **kwargs}
     with pytest.raises(ConfigError, match=message):
         graph_nodes(**args)
+
+
+@pytest.mark.parametrize('stage', list(STAGES))
+def test_the_node_table_drives_each_stage(stage, tmp_path):
+    """Node, remappings, extra config files and recorded topics of a stage are its NodeSpec's."""
+    spec = STAGES[stage]
+    recorder, node = graph_nodes([Camera.parse('cam0=/cam0/image_raw')], (stage,), record='bag')
+    assert node.executable == spec.executable and node.title == f'cam0.{spec.node}'
+    assert bool(node.remap) == spec.takes_image
+    files = [a for a in node.ros_args(tmp_path) if a.endswith('.yaml')]
+    assert [Path(f).name for f in files if Path(f).parent.name == 'config'] == list(spec.params_files)
+    recorded = [t for t in recorder.params['topics'] if t != '/diagnostics']
+    assert recorded == [f'/cam0/{t.name}:{t.type}' for t in spec.outputs if t.recorded] + [
+        '/cam0/camera_info:sensor_msgs/msg/CameraInfo']
+
+
+def test_default_stages_and_node_classes_come_from_the_table():
+    from nvb_perception.launcher import graph
+    assert graph.DEFAULT_STAGES == ('pose', 'lifting', 'risk', 'cues')
+    assert [n.executable for n in graph_nodes([Camera()])] == ['pose_node', 'lifting_node', 'risk_node', 'cue_node']
+    assert graph.NODE_CLASSES == {s.node: s.cls for s in NODES}
+    for spec in NODES:                  # every class the single-process graph creates is where the table says
+        source = (Path(__file__).resolve().parents[2] / 'nvb_perception' / 'ros' / f'{spec.executable}.py')
+        assert f'class {spec.cls}(' in source.read_text(), spec.node

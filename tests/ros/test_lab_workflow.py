@@ -35,10 +35,28 @@ def chain(sim_time: bool) -> list[NodeProcess]:
             NodeProcess('lifting_node', common), NodeProcess('risk_node', common)]
 
 
-def recorder(bag, topics: dict, sim_time: bool) -> NodeProcess:
+def recorder(bag, topics: dict, sim_time: bool, max_messages: int = 0) -> NodeProcess:
     # explicit types: subscribed at start (with sim time its graph-polling timer would wait for /clock)
     return NodeProcess('recorder', {'output': str(bag), 'topics': [f'{t}:{ty}' for t, ty in topics.items()],
-                                    'use_sim_time': sim_time})
+                                    'use_sim_time': sim_time, 'max_messages': max_messages})
+
+
+def wait_recorded(io, rec: NodeProcess, at_least: int, timeout: float = 120.0) -> None:
+    """Wait until the recorder holds everything the finished player caused.
+
+    With max_messages it exits by itself after the last one (its sim-time timers stop with /clock, so no
+    diagnostics then); otherwise its /diagnostics count must reach at_least and stay the same for a report.
+    """
+    if rec.params['max_messages']:
+        assert rec.wait(timeout) == 0, f'recorder did not get its {rec.params["max_messages"]} messages'
+        return
+    end, seen = time.monotonic() + timeout, []
+    while io.wait_for('/diagnostics', io.count('/diagnostics') + 1, timeout=max(0.0, end - time.monotonic())):
+        status = [s for _, a in io.messages['/diagnostics'] for s in a.status if s.name == '/recorder']
+        seen.append(int({kv.key: kv.value for kv in status[-1].values}.get('messages', 0)) if status else -1)
+        if len(seen) >= 2 and seen[-1] == seen[-2] >= at_least:
+            return
+    pytest.fail(f'recorder did not reach {at_least} messages: its counts {seen[-5:]}')
 
 
 def wait_until_up(node, want: dict, graph, timeout: float = 120.0) -> None:
@@ -52,14 +70,15 @@ def wait_until_up(node, want: dict, graph, timeout: float = 120.0) -> None:
     pytest.fail('graph did not come up:\n' + graph.logs())
 
 
-def run_graph(io, nodes, want, player, log_dir) -> str:
+def run_graph(io, nodes, want, player, log_dir, at_least: int) -> str:
     """Start the chain and recorder, then the player once they are up; stop the recorder when it is done."""
     with ProcessGraph(nodes, log_dir) as graph:
         wait_until_up(io.node, want, graph)
         with ProcessGraph([player], log_dir) as played:
             code = player.wait(180)
-        time.sleep(0.5)                 # the last result is acknowledged before the player exits; let it land
-        assert code == 0 and nodes[-1].stop() == 0, graph.logs() + played.logs()
+        assert code == 0, graph.logs() + played.logs()
+        wait_recorded(io, nodes[-1], at_least)      # the last result is acked to the player, maybe not yet here
+        assert nodes[-1].stop() == 0, graph.logs() + played.logs()
     log = graph.logs() + played.logs()
     assert 'timed out' not in player.log(), log      # lock-step held: every frame's result came back
     return log
@@ -87,7 +106,7 @@ def contents(pairs, msgtype: str) -> list[bytes]:
 def test_record_replay_and_offline(assets, tmp_path, log_dir, capsys):
     video = assets / 'data' / 'opencv' / 'vtest.avi'
     recorded = tmp_path / 'lab_bag'
-    with TopicListener({}) as io:
+    with TopicListener({'/diagnostics': 'diagnostic_msgs/msg/DiagnosticArray'}, depth=200) as io:
         # 1. record, like the lab: camera stamps and record times on the wall clock, the video at its own 10 fps
         nodes = chain(False) + [recorder(recorded, {**CAMERA, **RESULTS}, False)]
         player = NodeProcess('video_publisher', {'source': str(video), 'max_frames': N, 'rate': 1.0,
@@ -95,7 +114,8 @@ def test_record_replay_and_offline(assets, tmp_path, log_dir, capsys):
                                                  'wait_for_readers': ['camera_info:3']})
         want = {'/image': (0, 2), '/camera_info': (0, 3), '/skeletons_2d': (1, 2), '/skeletons_3d': (1, 2),
                 '/ergonomic_risk': (1, 1)}
-        run_graph(io, nodes, want, player, log_dir / 'record')
+        # at least: the images, their results and one CameraInfo each
+        run_graph(io, nodes, want, player, log_dir / 'record', (2 + len(RESULTS)) * N)
 
         from rosbags.rosbag2 import Reader
         assert list(recorded.glob('*.mcap')), list(recorded.iterdir())
@@ -129,14 +149,14 @@ def test_record_replay_and_offline(assets, tmp_path, log_dir, capsys):
         replays = []
         for run in ('a', 'b'):
             bag = tmp_path / f'replay_{run}'
-            nodes = chain(True) + [recorder(bag, RESULTS, True)]
+            nodes = chain(True) + [recorder(bag, RESULTS, True, max_messages=len(RESULTS) * N)]
             player = NodeProcess('video_publisher', {'source': str(recorded), 'bag_topic': '/image', 'rate': 0.0,
                                                      'publish_clock': True, 'wait_for': 'ergonomic_risk',
                                                      'wait_for_subscribers': 1,
                                                      'wait_for_readers': ['camera_info:2', '/clock:4']})
             want = {'/image': (0, 1), '/camera_info': (0, 2), '/clock': (0, 4), '/skeletons_2d': (1, 2),
                     '/skeletons_3d': (1, 2), '/ergonomic_risk': (1, 1)}
-            run_graph(io, nodes, want, player, log_dir / f'replay_{run}')
+            run_graph(io, nodes, want, player, log_dir / f'replay_{run}', len(RESULTS) * N)
             replays.append(records(bag, list(RESULTS)))
     a, b = replays
     for topic, msgtype in RESULTS.items():
@@ -260,7 +280,11 @@ def test_video_player_is_the_clock(assets, log_dir):
             ProcessGraph([player], log_dir) as graph:
         assert player.wait(60) == 0, graph.logs()
         assert io.wait_for('image', 5, timeout=10), graph.logs()
-    frames = [i * 100_000_000 for i in range(5)]          # vtest.avi is 10 fps
+        frames = [i * 100_000_000 for i in range(5)]          # vtest.avi is 10 fps
+        end = time.monotonic() + 10                           # the last /clock may still be on its way
+        while time.monotonic() < end and not set(frames) <= {m.clock.sec * 10**9 + m.clock.nanosec
+                                                             for _, m in io.messages['/clock']}:
+            time.sleep(0.05)
     assert [m.header.stamp.sec * 10**9 + m.header.stamp.nanosec for _, m in io.messages['image']] == frames
     clock = [m.clock.sec * 10**9 + m.clock.nanosec for _, m in io.messages['/clock']]
     assert clock == sorted(clock) and set(clock) == set(frames), clock

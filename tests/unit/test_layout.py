@@ -26,6 +26,13 @@ def test_runtime_rooms_import_nothing_offline(layout):
     assert layout.check()['runtime_imports_offline'] == []
 
 
+def test_runtime_files_and_nodes_stay_small(layout):
+    report = layout.check()
+    assert report['runtime_files_over_300'] == []
+    assert set(report['node_lines']) >= {'pose_node', 'cue_node', 'action_node', 'video_publisher'}
+    assert max(report['node_lines'].values()) < layout.MAX_NODE_LINES, report['node_lines']
+
+
 def test_the_check_sees_a_cycle_and_an_offline_import(layout, tmp_path):
     """The checks can fail: a fake package with a lazy import cycle and a stage importing training code."""
     pkg = tmp_path / 'nvb_perception'
@@ -33,6 +40,7 @@ def test_the_check_sees_a_cycle_and_an_offline_import(layout, tmp_path):
         (pkg / folder).mkdir(parents=True)
         (pkg / folder / '__init__.py').write_text('')
     (pkg / '__init__.py').write_text('')
+    (pkg / 'nodes.py').write_text('NODES = ()\n')
     (pkg / 'pose2d' / 'stage.py').write_text('def f():\n    from nvb_perception.training import fit\n')
     (pkg / 'training' / 'fit.py').write_text('from nvb_perception.training.data import x\n')
     (pkg / 'training' / 'data.py').write_text('def g():\n    from nvb_perception.training import fit\n')

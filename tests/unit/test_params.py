@@ -59,3 +59,4 @@ def test_pose_config_declares_every_setting_once():
     assert all(spec.description for _, _, spec in parameters(PoseConfig))
     read_only = {name for name, _, spec in parameters(PoseConfig) if spec.read_only}
     assert read_only == {'model_dir', 'landmark_variant', 'prefer', 'threads'}     # the models stay open
+    assert {name: spec.name for name, _, spec in parameters(PoseConfig) if spec.name} == {'prefer': 'backends'}

@@ -1,44 +1,30 @@
-"""config/nvb_perception.rviz checked against the node sources, not against a list written twice.
+"""config/nvb_perception.rviz checked against the node table (nvb_perception/nodes.py), not a list written twice.
 
 Every displayed topic is one a node publishes, with a message type and QoS the display can receive, and the
 Fixed Frame is the optical frame the nodes stamp their output with.
 """
-import ast
-import re
 from pathlib import Path
 
 import yaml
+
+from nvb_perception.nodes import published_topics
 
 ROOT = Path(__file__).resolve().parents[2]
 RVIZ = ROOT / 'config' / 'nvb_perception.rviz'
 DISPLAY_TYPES = {'rviz_default_plugins/Image': 'Image', 'rviz_default_plugins/Camera': 'Image',
                  'rviz_default_plugins/MarkerArray': 'MarkerArray', 'rviz_default_plugins/Marker': 'Marker'}
+RELIABILITY = {'sensor_data': 'best_effort', 'reliable': 'reliable', 'parameter': 'any'}
 
 
 def publishers() -> dict[str, tuple[str, str]]:
-    """Topic -> (message class name, 'best_effort' | 'reliable' | 'any') from every create_publisher call."""
-    found = {}
-    for path in sorted((ROOT / 'nvb_perception' / 'ros').glob('*.py')):
-        for call in ast.walk(ast.parse(path.read_text())):
-            if not (isinstance(call, ast.Call) and getattr(call.func, 'attr', '') == 'create_publisher'):
-                continue
-            msg, topic, qos = call.args[:3]
-            if not (isinstance(msg, ast.Name) and isinstance(topic, ast.Constant)):
-                continue                  # generic publishers (listener, diagnostics helper): no fixed topic
-            if isinstance(qos, ast.Name) and qos.id == 'qos_profile_sensor_data':
-                reliability = 'best_effort'
-            elif isinstance(qos, ast.Constant):             # a depth: rclpy's default QoS is reliable
-                reliability = 'reliable'
-            else:
-                reliability = 'any'                         # chosen by a parameter
-            found[topic.value] = (msg.id, reliability)
-    return found
+    """Topic -> (message class name, 'best_effort' | 'reliable' | 'any') from the node table's outputs."""
+    return {name: (topic.short_type, RELIABILITY[topic.qos]) for name, topic in published_topics().items()}
 
 
 def camera_frame() -> str:
-    """The optical frame video_publisher stamps images with (its frame_id default); nodes copy it."""
-    source = (ROOT / 'nvb_perception' / 'ros' / 'video_publisher.py').read_text()
-    return re.search(r"declare\(self, 'frame_id', '([^']+)'", source).group(1)
+    """The optical frame video_publisher stamps images with (its frame_id parameter's default); nodes copy it."""
+    from nvb_perception.io.player import PlayerConfig
+    return PlayerConfig.__dataclass_fields__['frame_id'].default
 
 
 def problems(rviz: dict) -> list[str]:
