@@ -223,9 +223,9 @@ class TopicListener:
                          else ReliabilityPolicy.BEST_EFFORT)
         self.messages: dict[str, list] = {t: [] for t in topics}
         self._lock = threading.Lock()
-        for topic, msgtype in topics.items():
-            self.node.create_subscription(message_class(msgtype), topic,
-                                          lambda m, t=topic: self._store(t, m), qos)
+        self.subscriptions = {topic: self.node.create_subscription(message_class(msgtype), topic,
+                                                                   lambda m, t=topic: self._store(t, m), qos)
+                              for topic, msgtype in topics.items()}
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self._thread = threading.Thread(target=self.executor.spin, daemon=True)
@@ -245,6 +245,14 @@ class TopicListener:
         while publisher.get_subscription_count() < n and time.monotonic() < end:
             time.sleep(0.02)
         return publisher.get_subscription_count() >= n
+
+    def wait_for_publishers(self, topic: str, n: int = 1, timeout: float = 20.0) -> bool:
+        """Wait until this listener's subscription of `topic` is matched with n publishers (nothing sent is lost)."""
+        subscription = self.subscriptions[topic]
+        end = time.monotonic() + timeout
+        while subscription.get_publisher_count() < n and time.monotonic() < end:
+            time.sleep(0.02)
+        return subscription.get_publisher_count() >= n
 
     def count(self, topic: str) -> int:
         """Messages received on topic so far."""

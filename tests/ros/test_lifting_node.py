@@ -32,7 +32,7 @@ def test_lifting_node_lifts_real_2d(messi_skeleton, log_dir):
     node = NodeProcess('lifting_node')
     with TopicListener(OUT) as io, ProcessGraph([node], log_dir) as graph:
         pub = io.publisher('skeletons_2d', 'nvb_perception_msgs/msg/Skeleton2DArray')
-        assert io.wait_for_subscribers(pub), graph.logs()
+        assert io.wait_for_subscribers(pub) and io.wait_for_publishers('skeletons_3d'), graph.logs()
         n = 30
         for i in range(n):
             s = Skeleton2D(messi_skeleton.keypoints, messi_skeleton.confidence, track_id=7,

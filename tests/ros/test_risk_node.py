@@ -50,6 +50,7 @@ def test_risk_node_scores_people_over_dds(log_dir):
     with ProcessGraph([node], log_dir) as graph, TopicListener(topics) as io:
         pub = io.publisher('skeletons_3d', 'nvb_perception_msgs/msg/Skeleton3DArray')
         assert io.wait_for_subscribers(pub), graph.logs()
+        assert io.wait_for_publishers('ergonomic_risk'), graph.logs()     # the first scores must not be lost
         n = 10
         for i in range(n):
             pub.publish(frame(i * 100_000_000, [(1, standing(), TrackState.TRACKED),
