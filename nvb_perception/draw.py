@@ -56,3 +56,13 @@ class MarkerConfig:
 
     def __post_init__(self):
         validate(self)
+
+
+@dataclass(frozen=True)
+class OverlayConfig:
+    """Whether a node draws its results on the camera image for RViz (costs nothing without a subscriber)."""
+
+    publish_overlay: bool = param(False, 'Publish an overlay image for RViz')
+
+    def __post_init__(self):
+        validate(self)

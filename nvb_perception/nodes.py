@@ -61,6 +61,10 @@ def _msg(name: str) -> str:
 
 IMAGE = Topic('image', 'sensor_msgs/msg/Image', 'sensor_data')
 CAMERA_INFO = Topic('camera_info', 'sensor_msgs/msg/CameraInfo', 'sensor_data')
+# the camera input of every image node, chosen by its image_transport parameter (ros/images.py)
+RAW_IMAGE = Topic('image', IMAGE.type, 'parameter', 'image_transport:=raw')
+COMPRESSED_IMAGE = Topic('image/compressed', 'sensor_msgs/msg/CompressedImage', 'parameter',
+                         'image_transport:=compressed')
 SKELETONS_2D = Topic('skeletons_2d', _msg('Skeleton2DArray'), recorded=True)
 SKELETONS_3D = Topic('skeletons_3d', _msg('Skeleton3DArray'), recorded=True)
 DIAGNOSTICS = Topic('/diagnostics', 'diagnostic_msgs/msg/DiagnosticArray')      # every node publishes it
@@ -69,14 +73,12 @@ MARKERS = 'visualization_msgs/msg/MarkerArray'
 NODES: tuple[NodeSpec, ...] = (
     NodeSpec('pose_node', 'pose_node', 'PoseNode', '2D pose: people, 33 landmarks each, tracked', stage='pose',
              default_on=True, takes_image=True,
-             inputs=(Topic('image', IMAGE.type, 'parameter', "image_transport:=raw"),
-                     Topic('image/compressed', 'sensor_msgs/msg/CompressedImage', 'parameter',
-                           'image_transport:=compressed'),
-                     CAMERA_INFO),
+             inputs=(RAW_IMAGE, COMPRESSED_IMAGE, CAMERA_INFO),
              outputs=(SKELETONS_2D, Topic('overlay', IMAGE.type, 'sensor_data', 'publish_overlay:=true'))),
     NodeSpec('lifting_node', 'lifting_node', 'LiftingNode', '2D->3D lifting of each tracked skeleton',
              stage='lifting', default_on=True, takes_image=True,
-             inputs=(SKELETONS_2D, CAMERA_INFO),
+             inputs=(SKELETONS_2D, CAMERA_INFO,
+                     Topic('depth/image_rect_raw', IMAGE.type, 'parameter', 'use_depth:=true')),
              outputs=(SKELETONS_3D, Topic('skeleton_markers', MARKERS))),
     NodeSpec('risk_node', 'risk_node', 'RiskNode', 'RULA/REBA ergonomic risk per person', stage='risk',
              default_on=True,
@@ -86,17 +88,29 @@ NODES: tuple[NodeSpec, ...] = (
     NodeSpec('cue_node', 'cue_node', 'CueNode', 'non-verbal cues from face, hands and pose', stage='cues',
              default_on=True, takes_image=True, params_files=('cues.yaml',),
              inputs=(SKELETONS_2D, Topic('skeletons_3d', SKELETONS_3D.type, when='use_skeletons_3d:=true'),
-                     Topic('image', IMAGE.type, 'parameter', 'use_image:=true')),
+                     Topic('image', IMAGE.type, 'parameter', 'use_image:=true, image_transport:=raw'),
+                     Topic(COMPRESSED_IMAGE.name, COMPRESSED_IMAGE.type, 'parameter',
+                           'use_image:=true, image_transport:=compressed')),
              outputs=(Topic('cues', _msg('CueArray'), recorded=True),
                       Topic('cue_overlay', IMAGE.type, 'sensor_data', 'publish_overlay:=true'),
-                      Topic('cue_markers', MARKERS))),
+                      Topic('cue_markers', MARKERS),
+                      Topic('head_poses', _msg('HeadPoseArray'), when='publish_head_poses:=true', recorded=True))),
     NodeSpec('action_node', 'action_node', 'ActionNode',
              'action recognition (needs a head trained with nvb-train-actions)', stage='actions',
              takes_image=True,
-             inputs=(Topic('image', IMAGE.type, 'parameter'),
+             inputs=(RAW_IMAGE, COMPRESSED_IMAGE,
                      Topic('skeletons_2d', SKELETONS_2D.type, when='whole_frame:=false')),
              outputs=(Topic('actions', _msg('ActionArray'), recorded=True),
                       Topic('action_heatmap', IMAGE.type, 'reliable', 'publish_heatmap:=true'))),
+    NodeSpec('hri_bridge', 'hri_bridge', 'HriBridge',
+             'REP-155 (ROS4HRI) bodies and per-body TF frames from our tracks', stage='hri',
+             inputs=(SKELETONS_2D, SKELETONS_3D),
+             outputs=(Topic('/tf', 'tf2_msgs/msg/TFMessage', when='body_frames:=true (a frame per body with a pose)'),
+                      Topic('/humans/bodies/tracked', 'hri_msgs/msg/IdsList', when='hri_msgs installed'),
+                      Topic('/humans/bodies/<id>/roi', 'hri_msgs/msg/NormalizedRegionOfInterest2D',
+                            when='per tracked body, hri_msgs installed'),
+                      Topic('/humans/bodies/<id>/skeleton2d', 'hri_msgs/msg/Skeleton2D',
+                            when='per tracked body, hri_msgs installed'))),
     NodeSpec('video_publisher', 'video_publisher', 'VideoPublisher',
              'plays a video file, image folder or rosbag2 bag as a camera', takes_image=True,
              outputs=(Topic('image', IMAGE.type, 'parameter'), Topic('camera_info', CAMERA_INFO.type, 'parameter'),

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from nvb_perception.errors import PerceptionError
+from nvb_perception.lifting.distortion import as_camera_model
 from nvb_perception.lifting.root import estimate_root
 from nvb_perception.skeleton import H36M
 from nvb_perception.types import ErgonomicRiskFrame, Skeleton2DFrame, Skeleton3D, Skeleton3DFrame, Stamp, TrackState
@@ -25,21 +26,30 @@ def finite(s) -> bool:
 
 
 def lift_frame(lifter, frame: Skeleton2DFrame, camera_matrix=None,
-               usable=finite) -> tuple[Skeleton3DFrame, set]:
+               usable=finite, depth=None) -> tuple[Skeleton3DFrame, set]:
     """Lift the live tracks of one frame; (3D frame, ids lifted).
 
     LOST/TERMINATED skeletons, and live ones `usable` rejects (default: non-finite), pass through with zero
     positions and confidence so consumers can end their tracks; a TERMINATED track's temporal window is reset.
-    With calibrated intrinsics the estimated root position is added (optical frame, root_relative=False) when
-    enough joints are seen.
+    With calibrated intrinsics (a 3x3 K, or a lifting.distortion.CameraModel whose lens distortion is first
+    removed from the keypoints) the estimated root position is added (optical frame, root_relative=False) when
+    enough joints are seen; a lifting.depth.DepthImage of the same frame then sets the root depth and lowers the
+    confidence of joints it contradicts.
     """
     from nvb_perception.lifting.lifter import to_h36m
+    camera = as_camera_model(camera_matrix)
+    k = None if camera is None else camera.k
     live = [s for s in frame.skeletons if s.track_state in LIVE and usable(s)]
+    pinhole = [replace(s, keypoints=camera.undistort(s.keypoints)) if camera is not None and camera.distorted
+               else s for s in live]
     lifted = {}
-    for s2, s3 in zip(live, lifter(live, camera_matrix=camera_matrix)):
-        if camera_matrix is not None:
-            keypoints, confidence = to_h36m(s2)
-            root = estimate_root(s3.positions, keypoints, confidence, camera_matrix)
+    for s2, s2u, s3 in zip(live, pinhole, lifter(pinhole, camera_matrix=k)):
+        if k is not None:
+            keypoints, confidence = to_h36m(s2u)
+            root = estimate_root(s3.positions, keypoints, confidence, k)
+            if depth is not None:
+                root, confidence = depth.place(s3.positions, root, to_h36m(s2)[0], keypoints, confidence, k)
+                s3 = replace(s3, confidence=confidence)
             if root is not None:
                 s3 = replace(s3, positions=s3.positions + root.astype(np.float32), root_relative=False)
         lifted[s2.track_id] = s3

@@ -72,16 +72,21 @@ class Skeleton3D:
     track_state: TrackState = TrackState.NEW
     root_relative: bool = True     # positions relative to the pelvis (depth unknown)
     position_std: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))  # (J,) m or (0,)
+    # (J, 6) m^2 or (0, 6): xx, xy, xz, yy, yz, zz per joint, frame of `positions`, relative to the root
+    covariance: np.ndarray = field(default_factory=lambda: np.zeros((0, 6), np.float32))
 
     def __post_init__(self):
         object.__setattr__(self, 'positions', _f32(self.positions).reshape(-1, 3))
         object.__setattr__(self, 'confidence', _f32(self.confidence).reshape(-1))
         object.__setattr__(self, 'position_std', _f32(self.position_std).reshape(-1))
+        object.__setattr__(self, 'covariance', _f32(self.covariance).reshape(-1, 6))
         object.__setattr__(self, 'track_state', TrackState(self.track_state))
         if len(self.positions) != len(self.confidence):
             raise ValueError(f'{len(self.positions)} joints but {len(self.confidence)} confidences')
         if len(self.position_std) not in (0, len(self.positions)):
             raise ValueError(f'position_std must be empty or have {len(self.positions)} values')
+        if len(self.covariance) not in (0, len(self.positions)):
+            raise ValueError(f'covariance must be empty or have 6 values for each of {len(self.positions)} joints')
 
 
 @dataclass(frozen=True, eq=False)
@@ -166,3 +171,30 @@ class ErgonomicRiskFrame:
 
     stamp: Stamp
     risks: tuple[ErgonomicRisk, ...] = ()
+
+
+@dataclass(frozen=True, eq=False)
+class HeadPose:
+    """One person's head orientation and gaze in the camera optical frame (x right, y down, z forward)."""
+
+    track_id: int
+    orientation: np.ndarray        # (4,) float32 quaternion x, y, z, w: head frame (x face, y left, z up) -> optical
+    yaw_deg: float                 # > 0: face towards the image's right; 0, 0, 0: facing back along the optical axis
+    pitch_deg: float               # > 0: face up
+    roll_deg: float                # > 0: top of the head towards the image's right
+    gaze: np.ndarray               # (3,) float32 unit vector, optical frame
+    looking_at_camera: bool
+    gaze_to_camera_deg: float      # angle between the gaze and the direction from the face to the camera
+    confidence: float              # [0, 1]
+
+    def __post_init__(self):
+        object.__setattr__(self, 'orientation', _f32(self.orientation, 4))
+        object.__setattr__(self, 'gaze', _f32(self.gaze, 3))
+
+
+@dataclass(frozen=True, eq=False)
+class HeadPoseFrame:
+    """Every modelled face of one image."""
+
+    stamp: Stamp
+    heads: tuple[HeadPose, ...] = ()

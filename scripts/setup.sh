@@ -39,7 +39,7 @@ say "assets ready in $NVB_PERCEPTION_ASSETS"
 
 # 3. colcon build of the interface package and the Python package
 want=$(cd "$ROOT" && digest msg/CMakeLists.txt msg/package.xml msg/msg/*.msg package.xml setup.py setup.cfg \
-  $(ls launch/* config/* 2>/dev/null))
+  nvb_perception/nodes.py $(find launch config -type f -not -path '*/__pycache__/*' 2>/dev/null | sort))    # nodes.py: setup.py's console scripts
 if [ "$(cat install/.nvb-build 2>/dev/null)" != "$want" ]; then
   (
     set +u
@@ -54,6 +54,29 @@ if [ "$(cat install/.nvb-build 2>/dev/null)" != "$want" ]; then
   echo "$want" > install/.nvb-build
   say "colcon build done"
 fi
+
+# 3b. interface packages the PyPI wheels lack, built only where `import <package>` fails in the venv:
+#   tf2_msgs  (msg_fallback/, TFMessage defined as in ROS, same type hash) into the install space users source;
+#   hri_msgs  a TEST FIXTURE (tests/fixtures/, REP-155's four body messages) into build/test_fixtures/install,
+#             a prefix no environment script sources: only the tests that need it add it (tests/fixtures/hri_prefix.py)
+build_if_missing() {   # module, package folder, build base, install base
+  local want
+  .venv/bin/python -c "import $1" 2>/dev/null && return 0
+  want=$(digest "$2/package.xml" "$2/CMakeLists.txt" "$2"/msg/*.msg)
+  [ "$(cat "$4/.nvb-$1" 2>/dev/null)" = "$want" ] && return 0
+  (
+    set +u
+    export AMENT_PREFIX_PATH="$ROOT/.venv" CMAKE_PREFIX_PATH="$ROOT/.venv" PATH="$ROOT/.venv/bin:$PATH"
+    export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST ROS_LOCALHOST_ONLY=1 ROS_LOG_DIR="$ROOT/log/ros"
+    .venv/bin/colcon --log-base log/colcon build --base-paths "$2" --build-base "$3" --install-base "$4" \
+      --event-handlers console_cohesion- summary+ 2>&1 | grep -vE "doesn't contain any 'local_setup|^\s*$" || true
+  )
+  [ -f "$4/$1/share/$1/package.xml" ] || { echo "setup: building $2 failed; see log/colcon/latest_build" >&2; exit 1; }
+  echo "$want" > "$4/.nvb-$1"
+  say "$1 built from $2 into $4"
+}
+build_if_missing tf2_msgs msg_fallback/tf2_msgs build install
+build_if_missing hri_msgs tests/fixtures/hri_msgs build/test_fixtures/build build/test_fixtures/install
 
 # 4. ONNX models exported from the real pretrained weights (skipped when up to date)
 if [ -f nvb_perception/export/pose_models.py ]; then

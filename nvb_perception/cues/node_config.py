@@ -22,6 +22,10 @@ class CueNodeConfig:
     publish_overlay: bool = param(False, 'Publish an overlay image (cue_overlay) for RViz')
     publish_markers: bool = param(True, 'Publish the active cues as RViz text markers above each head (needs '
                                         'use_skeletons_3d)')
+    publish_head_poses: bool = param(True, 'Publish every modelled face\'s head pose and gaze (head_poses, '
+                                           'HeadPoseArray) at frame rate', read_only=True)
+    looking_cone_deg: float = param(15.0, 'Half-angle of the cone around the face-to-camera direction within which a '
+                                          'gaze counts as looking at the camera (deg)', low=0.0, high=180.0)
     marker_depth_m: float = param(3.0, 'Depth at which root-relative skeletons are drawn in RViz (as lifting_node)',
                                   low=0.1, high=100.0)
 

@@ -15,12 +15,19 @@ Angles (degrees; NaN when a joint they need is missing):
 * ``trunk_flexion`` = atan2(t.f_p, t.u), t = pelvis->thorax: flexion relative to the vertical, measured in the
   pelvis' sagittal plane; + forward, - extension. ``trunk_side_bend`` = asin(t^.l_p), + towards the left.
   ``trunk_twist`` = signed angle from the hip line to the shoulder line about ``u_t``, + = shoulders turned left.
-* ``neck_flexion`` = atan2(h.f_t, h.u_t), h = thorax->head top, i.e. relative to the trunk; + flexion,
-  - extension. ``neck_side_bend`` = asin(h^.l_t). Neck twist is not observable from the 17 joints.
-* ``<side>_upper_arm_flexion``: elevation of shoulder->elbow from the trunk's downward axis (0 hanging, 90
-  horizontal, 180 overhead), negative (extension) when the arm points backwards and the backward component
-  dominates the outward one. ``<side>_upper_arm_abduction`` = asin(v^.out), the angle out of the sagittal plane
-  (out = away from the body's midline); negative = across the body.
+* ``neck_flexion`` = atan2(h.f_t, h.u_t) - NECK_NEUTRAL_DEG, h = thorax->head top, i.e. the head axis relative to
+  the trunk, zero for a neutral upright head: in the H36M convention of this project (thorax = mid-shoulder, head
+  top = ears + half the thorax->ears vector, as `datasets.bvh.to_h36m` and `blazepose_to_h36m` build them) the
+  head top of an upright head sits ahead of the pelvis->thorax line by NECK_NEUTRAL_DEG (the cervical lordosis and
+  the ears ahead of the shoulders), measured on upright mocap frames (`evaluation.eval_ergonomics_upright`);
+  + flexion, - extension. ``neck_side_bend`` = asin(h^.l_t). Neck twist is not observable from the 17 joints.
+* ``<side>_upper_arm_flexion``, v = shoulder->elbow: in front of the trunk's frontal plane (v.f_t >= 0) the
+  elevation of v from the trunk's downward axis (0 hanging, 90 horizontal, 180 overhead; a sideways raise counts
+  as its elevation, as the worksheets are applied); behind it, the elevation of v's projection on the frontal
+  plane minus the angle of v behind that plane, asin(-v^.f_t). Both agree on the frontal plane, so the angle is
+  continuous: straight back by e reads -e (extension), back-and-out hanging arms read near 0, an arm overhead and
+  slightly behind reads its elevation. ``<side>_upper_arm_abduction`` = asin(v^.out), the angle out of the
+  sagittal plane (out = away from the body's midline); negative = across the body.
 * ``<side>_elbow_flexion``, ``<side>_knee_flexion``: 0 = straight.  ``hip_trunk``: angle between pelvis->thorax and
   the mean thigh (180 standing, 90 sitting upright).
 
@@ -40,6 +47,7 @@ import numpy as np
 from ..skeleton import H36M
 
 DEFAULT_UP = (0.0, -1.0, 0.0)   # camera optical frame: y points down
+NECK_NEUTRAL_DEG = 24.0         # raw thorax->head-top flexion of an upright head (module doc; eval_ergonomics_upright)
 NAN = float('nan')
 
 
@@ -173,7 +181,7 @@ def measure(joints3d, confidence=None, up=DEFAULT_UP, min_confidence: float = 0.
     hp, sp = _perp(hip_line, u_t), _perp(sh_line, u_t)
     a['trunk_twist'] = _atan2_deg(_dot(_cross(hp, sp), u_t), _dot(hp, sp))
     h = _sub(j[J.HEAD], j[J.THORAX])
-    a['neck_flexion'] = _atan2_deg(_dot(h, f_t), _dot(h, u_t))
+    a['neck_flexion'] = _atan2_deg(_dot(h, f_t), _dot(h, u_t)) - NECK_NEUTRAL_DEG
     a['neck_side_bend'] = _asin_deg(_dot(_unit(h), l_t))
     thighs = [_sub(j[k], j[hip]) for hip, k in ((J.LEFT_HIP, J.LEFT_KNEE), (J.RIGHT_HIP, J.RIGHT_KNEE))]
     seen = [v for v in thighs if _finite(v)]
@@ -188,11 +196,15 @@ def measure(joints3d, confidence=None, up=DEFAULT_UP, min_confidence: float = 0.
         s, e, w = j[i_s], j[i_e], j[i_w]
         out = (sign * l_t[0], sign * l_t[1], sign * l_t[2])
         v = _sub(e, s)
-        elevation = _deg_between(v, down_t)
-        v_fwd = _dot(v, f_t)
-        backwards = _dot(v, down_t) > 0 and v_fwd < 0 and abs(v_fwd) >= abs(_dot(v, out))
-        a[f'{side}_upper_arm_flexion'] = -elevation if backwards else elevation
-        a[f'{side}_upper_arm_abduction'] = _asin_deg(_dot(_unit(v), out))
+        vn = _unit(v)
+        back = -_dot(vn, f_t)
+        if back > 0.0:         # behind the frontal plane: frontal-plane elevation minus the angle behind it
+            fr = (vn[0] + back * f_t[0], vn[1] + back * f_t[1], vn[2] + back * f_t[2])
+            fr = fr if _norm(fr) > 1e-9 else down_t          # straight back, horizontal: pure extension
+            a[f'{side}_upper_arm_flexion'] = _deg_between(fr, down_t) - _asin_deg(back)
+        else:
+            a[f'{side}_upper_arm_flexion'] = _deg_between(v, down_t)
+        a[f'{side}_upper_arm_abduction'] = _asin_deg(_dot(vn, out))
         a[f'{side}_elbow_flexion'] = _deg_between(v, _sub(w, e))
         hip, knee, ankle = j[i_hip], j[i_knee], j[i_ankle]
         a[f'{side}_knee_flexion'] = _deg_between(_sub(knee, hip), _sub(ankle, knee))

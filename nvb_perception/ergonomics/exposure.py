@@ -3,8 +3,9 @@
 Per frame (`ExposureTracker.update`): angles and measures are smoothed by a first-order exponential filter
 (time constant `tau_s`, dt-aware); each scored angle then goes through hysteresis: a change of band is accepted
 only once the angle is more than `hysteresis_deg` past the band boundary, otherwise the previous band is kept
-(so noise around 20.0 deg does not flip the score every frame). The measures (shoulder gap, wrist lateral ratio,
-ankle height) are filtered but get no hysteresis.
+(so noise around 20.0 deg does not flip the score every frame). The measures behind the shoulder-raised,
+across/out and feet-level flags get the same hysteresis at their `Heuristics` thresholds (`hysteresis_ratio`,
+`hysteresis_m`), so a flag near its threshold does not flicker either.
 
 Static: a monitored body part (trunk, neck, each upper arm) counts as 'static' when it has stayed within
 +-static_range_deg/2 of the angle where the hold began for more than `static_s` (RULA/REBA: > 1 min) *and* is outside
@@ -41,6 +42,8 @@ class ExposureConfig:
 
     tau_s: float = 0.3                 # exponential filter time constant; 0 = no filtering
     hysteresis_deg: float = 3.0        # degrees past a band boundary before the band changes
+    hysteresis_ratio: float = 0.03     # the same for the ratio measures (shoulder gap, wrist lateral)
+    hysteresis_m: float = 0.02         # the same for the ankle height difference (metres)
     static_s: float = 60.0             # 'static' = held longer than this (published: > 1 min)
     static_range_deg: float = 10.0     # peak-to-peak wobble allowed while held
     repetition_per_min: float = 4.0    # published: repeated > 4 times/min
@@ -50,7 +53,8 @@ class ExposureConfig:
     max_gap_s: float = 1.0             # longer gaps reset the state and are not counted
 
     def __post_init__(self):
-        for name, hi in (('tau_s', 60.0), ('hysteresis_deg', 20.0), ('static_s', 3600.0), ('static_range_deg', 90.0),
+        for name, hi in (('tau_s', 60.0), ('hysteresis_deg', 20.0), ('hysteresis_ratio', 1.0), ('hysteresis_m', 1.0),
+                         ('static_s', 3600.0), ('static_range_deg', 90.0),
                          ('repetition_per_min', 600.0), ('repetition_amplitude_deg', 180.0),
                          ('repetition_window_s', 3600.0), ('sustained_s', 3600.0), ('max_gap_s', 60.0)):
             check_number(name, getattr(self, name), 0.0, hi)
@@ -93,6 +97,12 @@ def _bounds(name: str, tol: float, hz: Heuristics) -> tuple[float, ...]:
         return (-hz.twist_deg, hz.twist_deg)
     if name == 'hip_trunk':
         return (90.0,)
+    if name.endswith('shoulder_gap'):
+        return (hz.shoulder_gap_ratio,)
+    if name.endswith('wrist_lateral'):
+        return (0.0, hz.out_to_side_ratio)
+    if name == 'ankle_height_diff_m':
+        return (hz.feet_level_m,)
     return ()
 
 
@@ -157,13 +167,16 @@ class ExposureTracker:
         tr.last_ns, now = int(stamp_ns), int(stamp_ns) * 1e-9
         angles, measures = measure(joints3d, confidence, self.up, self.heuristics.min_confidence)
         angles, measures = self._filter(tr, angles, dt), self._filter(tr, measures, dt)
-        tol, scored = self.inputs.neutral_tol_deg, {}
-        for name, x in angles.items():
-            bounds = self._bounds.get(name)
-            if bounds is None:
-                bounds = self._bounds[name] = _bounds(name, tol, self.heuristics)
-            scored[name] = hysteresis(tr.held.get(name, math.nan), x, bounds, cfg.hysteresis_deg)
-            tr.held[name] = scored[name]
+        tol, scored, scored_m = self.inputs.neutral_tol_deg, {}, {}
+        for values, out in ((angles, scored), (measures, scored_m)):
+            for name, x in values.items():
+                bounds = self._bounds.get(name)
+                if bounds is None:
+                    bounds = self._bounds[name] = _bounds(name, tol, self.heuristics)
+                margin = cfg.hysteresis_deg if out is scored else \
+                    cfg.hysteresis_m if name.endswith('_m') else cfg.hysteresis_ratio
+                out[name] = hysteresis(tr.held.get(name, math.nan), x, bounds, margin)
+                tr.held[name] = out[name]
         static = sorted(self._static(tr, angles, now))
         repeated = sorted(self._repeated(tr, angles, now))
         notes = tuple(f'static_posture=detected({n})' for n in static) + \
@@ -173,7 +186,7 @@ class ExposureTracker:
             inputs = replace(inputs, static_posture=True)
         if repeated:
             inputs = replace(inputs, **{'repeated' if self.method == 'RULA' else 'repeated_small_range': True})
-        risk = assess_angles(self.method, scored, measures, inputs, self.side, int(track_id), self.heuristics, notes,
+        risk = assess_angles(self.method, scored, scored_m, inputs, self.side, int(track_id), self.heuristics, notes,
                              reported=angles)
         self._account(tr, risk, dt)
         return risk

@@ -27,7 +27,7 @@ class Heuristics:
     abduction_deg: float = 20.0      # upper-arm abduction above it -> 'abducted' (matches the +-20 deg neutral band)
     shoulder_gap_ratio: float = 0.45  # shoulder gap (see module doc, ~0.5 relaxed) below it -> 'raised'
     feet_level_m: float = 0.10       # ankle height difference above it -> unilateral / unbalanced legs
-    out_to_side_ratio: float = 1.5   # wrist lateral ratio above it -> 'out to the side' (RULA lower arm +1)
+    out_to_side_ratio: float = 1.75  # wrist lateral ratio above it -> "out to the side" (RULA lower arm +1)
 
     def __post_init__(self):
         check_number('min_confidence', self.min_confidence, 0.0, 1.0)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from nvb_perception.errors import ConfigError, PerceptionError
 from nvb_perception.netsafety import localhost_only_env
+from nvb_perception.nodes import DEFAULT_STAGES, STAGES
 
 
 def _value(text: str):
@@ -54,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help='a camera: its namespace and image topic (default: one camera, no namespace, `image`)')
     run.add_argument('--video', action='append', default=[], metavar='FILE',
                      help='play a video file, image folder or bag as the camera (one per --camera, or one for all)')
-    run.add_argument('--stages', default='pose,lifting,risk,cues', help='comma-separated: pose, lifting, risk, '
-                     'cues, actions (default: %(default)s)')
+    run.add_argument('--stages', default=','.join(DEFAULT_STAGES),
+                     help=f'comma-separated, from {", ".join(STAGES)} (default: %(default)s)')
     run.add_argument('--params', default='', help='params file (default: the shipped config/perception.yaml)')
     run.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE', dest='overrides',
                      help='override one parameter, e.g. pose_node.max_people=2 (repeatable)')

@@ -92,7 +92,9 @@ def graph_nodes(cameras: list[Camera], stages=DEFAULT_STAGES, params_file: str =
                 elif use_sim_time:
                     params['use_sim_time'] = True
             params.update(overrides.get(exe, {}))
-            remap = {'image': cam.image, 'camera_info': cam.camera_info} if exe in TAKES_IMAGE else {}
+            # image/compressed follows the image topic (image_transport's convention)
+            remap = {'image': cam.image, 'image/compressed': f'{cam.image}/compressed',
+                     'camera_info': cam.camera_info} if exe in TAKES_IMAGE else {}
             nodes.append(NodeProcess(exe, params, remap, namespace=cam.namespace and '/' + cam.namespace,
                                      params_file=params_file, label=_label(cam, exe),
                                      extra_params_files=extra_files.get(exe, [])))

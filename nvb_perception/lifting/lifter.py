@@ -13,7 +13,9 @@ model's input length (backend.inputs), never a separate setting.
 Output: H36M-17 positions relative to the pelvis in metres. With `camera_matrix` (3x3 K) they are in the camera
 optical frame; without it in the root-ray frame (lifting.camera), which differs from the optical frame by the
 angle between the optical axis and the ray through the pelvis (0 for a person in the image centre).
-`position_std` is the predicted per-axis standard deviation of each joint (metres).
+`position_std` is the predicted per-axis standard deviation of each joint (metres); `covariance` splits it into
+calibrated depth (along the ray through the pelvis) and image-plane parts, in the frame of the positions
+(lifting/uncertainty.py).
 """
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +25,7 @@ import numpy as np
 from nvb_perception.backends import Backend, load_backend
 from nvb_perception.errors import ConfigError
 from nvb_perception.lifting.camera import normalize_keypoints, ray_rotation_from_pixel, root_pixel
+from nvb_perception.lifting.uncertainty import joint_covariance
 from nvb_perception.skeleton import H36M, blazepose_to_h36m
 from nvb_perception.types import Skeleton2D, Skeleton3D, TrackState
 
@@ -127,7 +130,8 @@ class Lifter:
 
         Returns:
             One Skeleton3D per input, same order: joint_set 'h36m17', root_relative, metres, confidence = the
-            2D confidence of each joint, position_std = predicted per-axis std (metres).
+            2D confidence of each joint, position_std = predicted per-axis std (metres), covariance = (17, 6)
+            calibrated per-joint covariance (m^2) in the frame of the positions.
 
         Raises:
             ValueError: an unsupported joint set, or camera_matrix not a calibrated 3x3 matrix.
@@ -148,12 +152,15 @@ class Lifter:
                           for s, f in zip(skeletons, frames)]).astype(np.float32)   # (B, T, 17, 3)
         out = self.backend({INPUT: batch})
         poses, stds = out[POSE].copy(), np.exp(0.5 * out[LOG_VAR])                      # (B, 17, 3), (B, 17)
+        rotations = None
         if camera_matrix is not None:
             roots = np.stack([root_pixel(k, c) for k, c in joints])
-            poses = np.einsum('nja,nab->njb', poses, ray_rotation_from_pixel(roots, camera_matrix))  # R^T p
+            rotations = ray_rotation_from_pixel(roots, camera_matrix)
+            poses = np.einsum('nja,nab->njb', poses, rotations)                       # R^T p
+        covs = joint_covariance(stds, rotations)                                      # (B, 17, 6)
         return [Skeleton3D(positions=p, confidence=c, joint_set='h36m17', track_id=s.track_id,
-                           track_state=s.track_state, root_relative=True, position_std=sd)
-                for s, (_, c), p, sd in zip(skeletons, joints, poses, stds)]
+                           track_state=s.track_state, root_relative=True, position_std=sd, covariance=cv)
+                for s, (_, c), p, sd, cv in zip(skeletons, joints, poses, stds, covs)]
 
     def close(self) -> None:
         """Close the backend."""

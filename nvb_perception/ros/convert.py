@@ -7,6 +7,7 @@ from array import array
 
 import numpy as np
 from builtin_interfaces.msg import Time
+from geometry_msgs.msg import Quaternion, Vector3
 from std_msgs.msg import Header
 
 from nvb_perception import types as t
@@ -17,6 +18,8 @@ from nvb_perception_msgs.msg import (
     CueArray,
     ErgonomicRisk,
     ErgonomicRiskArray,
+    HeadPose,
+    HeadPoseArray,
     Skeleton2D,
     Skeleton2DArray,
     Skeleton3D,
@@ -98,7 +101,8 @@ def skeleton3d_to_msg(s: t.Skeleton3D) -> Skeleton3D:
     p = s.positions
     return Skeleton3D(track_id=s.track_id, track_state=int(s.track_state), joint_set=s.joint_set,
                       root_relative=bool(s.root_relative), x=_f32(p[:, 0]), y=_f32(p[:, 1]), z=_f32(p[:, 2]),
-                      confidence=_f32(s.confidence), position_std=_f32(s.position_std))
+                      confidence=_f32(s.confidence), position_std=_f32(s.position_std),
+                      covariance=_f32(s.covariance.reshape(-1)))
 
 
 def skeleton3d_from_msg(m: Skeleton3D) -> t.Skeleton3D:
@@ -106,7 +110,7 @@ def skeleton3d_from_msg(m: Skeleton3D) -> t.Skeleton3D:
     return t.Skeleton3D(positions=np.stack([_np(m.x), _np(m.y), _np(m.z)], axis=-1),
                         confidence=_np(m.confidence), joint_set=m.joint_set, track_id=m.track_id,
                         track_state=m.track_state, root_relative=m.root_relative,
-                        position_std=_np(m.position_std))
+                        position_std=_np(m.position_std), covariance=_np(m.covariance).reshape(-1, 6))
 
 
 def skeleton3d_frame_to_msg(f: t.Skeleton3DFrame) -> Skeleton3DArray:
@@ -197,3 +201,38 @@ def ergonomic_risk_frame_from_msg(m: ErgonomicRiskArray) -> t.ErgonomicRiskFrame
     """ErgonomicRiskArray -> ErgonomicRiskFrame."""
     return t.ErgonomicRiskFrame(stamp=header_from_msg(m.header),
                                 risks=tuple(ergonomic_risk_from_msg(r) for r in m.risks))
+
+
+def head_pose_to_msg(h: t.HeadPose) -> HeadPose:
+    """HeadPose data class -> message."""
+    x, y, z, w = (float(v) for v in h.orientation)
+    gx, gy, gz = (float(v) for v in h.gaze)
+    return HeadPose(track_id=h.track_id, orientation=Quaternion(x=x, y=y, z=z, w=w), yaw_deg=float(h.yaw_deg),
+                    pitch_deg=float(h.pitch_deg), roll_deg=float(h.roll_deg), gaze=Vector3(x=gx, y=gy, z=gz),
+                    looking_at_camera=bool(h.looking_at_camera), gaze_to_camera_deg=float(h.gaze_to_camera_deg),
+                    confidence=float(h.confidence))
+
+
+def head_pose_from_msg(m: HeadPose) -> t.HeadPose:
+    """HeadPose message -> data class."""
+    q, g = m.orientation, m.gaze
+    return t.HeadPose(track_id=m.track_id, orientation=(q.x, q.y, q.z, q.w), yaw_deg=m.yaw_deg,
+                      pitch_deg=m.pitch_deg, roll_deg=m.roll_deg, gaze=(g.x, g.y, g.z),
+                      looking_at_camera=m.looking_at_camera, gaze_to_camera_deg=m.gaze_to_camera_deg,
+                      confidence=m.confidence)
+
+
+def head_pose_frame_to_msg(f: t.HeadPoseFrame) -> HeadPoseArray:
+    """HeadPoseFrame -> HeadPoseArray."""
+    return HeadPoseArray(header=header_to_msg(f.stamp), heads=[head_pose_to_msg(h) for h in f.heads])
+
+
+def head_pose_frame_from_msg(m: HeadPoseArray) -> t.HeadPoseFrame:
+    """HeadPoseArray -> HeadPoseFrame."""
+    return t.HeadPoseFrame(stamp=header_from_msg(m.header), heads=tuple(head_pose_from_msg(h) for h in m.heads))
+
+
+def camera_model_from_msg(m):
+    """sensor_msgs/CameraInfo -> lifting CameraModel (K, distortion model and D); None when K is not calibrated."""
+    from nvb_perception.lifting.distortion import CameraModel
+    return CameraModel.from_fields(m.k, m.d, m.distortion_model)

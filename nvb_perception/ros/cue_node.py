@@ -7,29 +7,32 @@ and `skeletons_3d` (Skeleton3DArray, use_skeletons_3d:=true). A 2D frame is proc
 frame of the same stamp arrived, or sync_timeout_s after it without them (then the face/hand or 3D parts are
 skipped and counted). Publishes `cues` (CueArray: every active cue, and each cue once when it ends, with evidence
 and an explanation), `cue_markers` (MarkerArray: each person's active cues as text above the head, placed with
-the 3D skeleton; see ros/cue_markers.py), an optional `cue_overlay` image and `/diagnostics`. A frame whose image
-cannot be decoded is dropped; a skeleton with NaN/inf joints or a wrong joint count is treated as lost (both
-counted). Parameters: CueNodeConfig's, ImageInput's and the stage's (ros/cue_params.py: per-cue thresholds
-cues.<cue>.on / .off / .min_duration_s / .min_gap_s / .max_missing_s, live unless read-only).
+the 3D skeleton; see ros/cue_markers.py), `head_poses` (HeadPoseArray: every modelled face's head orientation and
+gaze in the optical frame, taken from the stage's face observations; publish_head_poses:=false turns it off), an
+optional `cue_overlay` image and `/diagnostics`. A frame whose image cannot be decoded is dropped; a skeleton with
+NaN/inf joints or a wrong joint count is treated as lost (both counted, see ros/cue_inputs.py). Parameters:
+CueNodeConfig's, ImageInput's and the stage's (ros/cue_params.py: per-cue thresholds cues.<cue>.on / .off /
+.min_duration_s / .min_gap_s / .max_missing_s, live unless read-only).
 """
-import dataclasses
 import threading
 import time
 
-import numpy as np
 from visualization_msgs.msg import MarkerArray
 
 from nvb_perception.assets import model_dir
+from nvb_perception.cues.head_stream import head_pose_frame
 from nvb_perception.cues.node_config import CueNodeConfig
 from nvb_perception.cues.overlay import draw_cues
 from nvb_perception.cues.stage import CueStage, CueStageConfig
 from nvb_perception.errors import PerceptionError
 from nvb_perception.ros.convert import (
     cue_frame_to_msg,
+    head_pose_frame_to_msg,
     skeleton2d_frame_from_msg,
     skeleton3d_frame_from_msg,
     time_from_msg,
 )
+from nvb_perception.ros.cue_inputs import usable_2d, usable_3d
 from nvb_perception.ros.cue_markers import CueMarkers
 from nvb_perception.ros.cue_params import CueParameters
 from nvb_perception.ros.images import ImageInput, image_msg_to_bgr8, subscribe_image
@@ -37,9 +40,7 @@ from nvb_perception.ros.lifecycle import ManagedNode
 from nvb_perception.ros.node_utils import Diagnostics, OverlayPublisher, StampOrder, run
 from nvb_perception.ros.parameters import LiveConfig, declare_config
 from nvb_perception.ros.stamp_sync import StampSync
-from nvb_perception.skeleton import JOINT_SETS, skeleton2d_problem
-from nvb_perception.types import TrackState
-from nvb_perception_msgs.msg import CueArray, Skeleton2DArray, Skeleton3DArray
+from nvb_perception_msgs.msg import CueArray, HeadPoseArray, Skeleton2DArray, Skeleton3DArray
 
 MAX_WAITING = 60                   # stamps waiting for their parts; the oldest are dropped (and counted)
 UNMATCHED = {'2d': 'frames_skipped', '3d': 'skeletons_3d_unmatched', 'image': 'images_unmatched'}
@@ -64,6 +65,8 @@ class CueNode(ManagedNode):
         # not 'overlay': pose_node publishes that name in the same namespace
         self.overlay = OverlayPublisher(self, self.settings.publish_overlay, 'cue_overlay')
         self.markers_pub = self.create_publisher(MarkerArray, 'cue_markers', 10)
+        self.heads_pub = self.create_publisher(HeadPoseArray, 'head_poses', 10) \
+            if self.settings.publish_head_poses else None
         self.create_subscription(Skeleton2DArray, 'skeletons_2d', self.on_skeletons, 10)
         if self.settings.use_skeletons_3d:
             self.create_subscription(Skeleton3DArray, 'skeletons_3d', self.on_skeletons_3d, 10)
@@ -143,8 +146,8 @@ class CueNode(ManagedNode):
         start = time.perf_counter()
         self.order.went_back(time_from_msg(m2.header.stamp))
         try:
-            frame = self._usable(skeleton2d_frame_from_msg(m2))
-            frame3 = self._usable_3d(skeleton3d_frame_from_msg(m3)) if m3 is not None else None
+            frame = usable_2d(skeleton2d_frame_from_msg(m2), self.diagnostics)
+            frame3 = usable_3d(skeleton3d_frame_from_msg(m3), self.diagnostics) if m3 is not None else None
             bgr = image_msg_to_bgr8(image) if image is not None else None
             result = self.stage(bgr, frame, frame3)
         except (PerceptionError, ValueError) as error:
@@ -157,6 +160,10 @@ class CueNode(ManagedNode):
         msg = cue_frame_to_msg(result.cues)
         msg.header = m2.header
         self.publisher.publish(msg)
+        if self.heads_pub is not None:             # from the stage's face observations: nothing is recomputed
+            heads = head_pose_frame_to_msg(head_pose_frame(result, cfg.looking_cone_deg))
+            heads.header = m2.header
+            self.heads_pub.publish(heads)
         d.latency(msg.header.stamp)
         if cfg.publish_markers:
             markers = self.cue_markers.update(m2.header, result.cues.cues, frame3, set(self.stage.tracks))
@@ -168,26 +175,6 @@ class CueNode(ManagedNode):
                          'active_cues': str(sum(c.active for c in result.cues.cues))})
         if bgr is not None and self.overlay.wanted():
             self.overlay.publish(draw_cues(bgr, frame.skeletons, result), m2.header)
-
-    def _usable(self, frame):
-        """The frame with each live skeleton the cue logic cannot take (NaN/inf, joint set or count) made LOST."""
-        skeletons = []
-        for s in frame.skeletons:
-            why = skeleton2d_problem(s) if s.track_state in (TrackState.NEW, TrackState.TRACKED) else ''
-            if why:
-                self.diagnostics.problem('skeletons_dropped', f'skeleton dropped: track {s.track_id}: {why}')
-                s = dataclasses.replace(s, track_state=TrackState.LOST)     # its events age as for a lost track
-            skeletons.append(s)
-        return dataclasses.replace(frame, skeletons=tuple(skeletons))
-
-    def _usable_3d(self, frame):
-        """The 3D frame without skeletons of an unknown joint set, a wrong joint count or NaN/inf positions."""
-        ok = [len(s.positions) == len(JOINT_SETS.get(s.joint_set, ())) and bool(np.isfinite(s.positions).all())
-              for s in frame.skeletons]
-        for s in (s for s, good in zip(frame.skeletons, ok) if not good):
-            self.diagnostics.problem('skeletons_dropped', f'skeleton dropped: 3D track {s.track_id}: joint set '
-                                     f'{s.joint_set!r} with {len(s.positions)} joints, or NaN/inf positions')
-        return dataclasses.replace(frame, skeletons=tuple(s for s, good in zip(frame.skeletons, ok) if good))
 
 
 def main(args=None):

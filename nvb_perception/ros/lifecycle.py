@@ -24,6 +24,7 @@ class ManagedNode(LifecycleNode):
                                          'for a lifecycle manager)', read_only=True)
         self.active = False
         self.models_loaded = False
+        self._autostarted = False
 
     def load_models(self) -> None:
         """Open the models (raise PerceptionError naming the file and the fix)."""
@@ -49,11 +50,15 @@ class ManagedNode(LifecycleNode):
             self._load()
 
     def autostart(self) -> None:
-        """Called once after construction: configure + activate unless autostart is false.
+        """Called after construction: configure + activate unless autostart is false (later calls do nothing).
 
         The models are loaded outside the transition (preload, or here), so a bad model file stops the node with
-        its error (a failing transition callback would only be logged).
+        its error (a failing transition callback would only be logged). A node with nothing to load may call it at
+        the end of its constructor, so it is ready as soon as it exists, as a plain node is.
         """
+        if self._autostarted:
+            return
+        self._autostarted = True
         self._show_state('unconfigured')
         if self.autostart_enabled:
             self._load()

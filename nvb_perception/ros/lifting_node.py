@@ -12,7 +12,10 @@ with zero confidence and counted; a stamp going backwards restarts every track's
 `skeletons_3d` (Skeleton3DArray) with the source stamp and frame, `skeleton_markers` (MarkerArray, RViz) and
 `/diagnostics`. A causal window per track: no future frames, so latency is one model call. Parameters:
 LiftingConfig's and MarkerConfig's fields (use_camera_info and marker_depth_m live, model and backends only
-at start).
+at start). Keypoints are undistorted with the CameraInfo's lens model first (plumb_bob, rational_polynomial,
+equidistant; another name is warned about once and ignored). With use_depth, a registered depth image
+(`depth/image_rect_raw`, nearest stamp) sets each root depth and lowers the confidence of joints it contradicts
+(lifting/depth.py).
 """
 import time
 
@@ -27,7 +30,8 @@ from nvb_perception.errors import PerceptionError
 from nvb_perception.lifting.config import LiftingConfig
 from nvb_perception.lifting.lifter import Lifter
 from nvb_perception.pipeline import lift_frame
-from nvb_perception.ros.convert import skeleton2d_frame_from_msg, skeleton3d_frame_to_msg
+from nvb_perception.ros.convert import camera_model_from_msg, skeleton2d_frame_from_msg, skeleton3d_frame_to_msg
+from nvb_perception.ros.depth_input import DepthInput
 from nvb_perception.ros.lifecycle import ManagedNode
 from nvb_perception.ros.markers import delete_marker, skeleton_marker
 from nvb_perception.ros.node_utils import Diagnostics, StampOrder, run
@@ -50,6 +54,8 @@ class LiftingNode(ManagedNode):
         self.lifter = lifter
         self.camera_matrix = None          # calibrated K of the newest CameraInfo, None if uncalibrated
         self.camera_size = (0, 0)          # (width, height) of the CameraInfo; 0 = not given
+        self.camera_model = None           # K and lens distortion of the newest calibrated CameraInfo
+        self._unknown_models = set()       # distortion models warned about
         self._camera_info_received = False
         self._skeleton_frames = 0
         self.publisher = self.create_publisher(Skeleton3DArray, 'skeletons_3d', 10)
@@ -60,6 +66,7 @@ class LiftingNode(ManagedNode):
         self.diagnostics.values['camera_info'] = 'none received'
         self.create_subscription(CameraInfo, 'camera_info', self.on_camera_info, qos_profile_sensor_data)
         self.create_subscription(Skeleton2DArray, 'skeletons_2d', self.on_skeletons, 10)
+        self.depth = DepthInput(self, self.config, self.diagnostics) if self.config.use_depth else None
 
     @property
     def config(self) -> LiftingConfig:
@@ -79,9 +86,13 @@ class LiftingNode(ManagedNode):
 
     def on_camera_info(self, msg: CameraInfo) -> None:
         """Keep calibrated intrinsics; an all-zero K (uncalibrated camera) is reported, not used."""
-        k = np.asarray(msg.k, np.float64).reshape(3, 3)
-        calibrated = k[0, 0] > 0 and k[1, 1] > 0 and np.isfinite(k).all()
-        self.camera_matrix = k if calibrated else None
+        camera = camera_model_from_msg(msg)
+        calibrated = camera is not None
+        self.camera_model, self.camera_matrix = camera, (camera.k if calibrated else None)
+        if calibrated and not camera.known and camera.distortion_model not in self._unknown_models:
+            self._unknown_models.add(camera.distortion_model)
+            self.get_logger().warning(f'unknown distortion model {camera.distortion_model!r}: keypoints are '
+                                      'used as they are (not undistorted)')
         self.camera_size = (msg.width, msg.height)
         self._camera_info_received = True
         self.diagnostics.values['camera_info'] = 'calibrated' if calibrated else 'uncalibrated (K is zero)'
@@ -100,7 +111,11 @@ class LiftingNode(ManagedNode):
             if self.stamps.went_back(frame2d.stamp.stamp_ns):
                 self.lifter.reset()            # windows must not mix times
             k = self._camera_matrix_for(frame2d.image_size)
-            frame, lifted = lift_frame(self.lifter, frame2d, k, usable=self._usable)
+            depth = self.depth.for_frame(frame2d.stamp.stamp_ns, frame2d.image_size, self.config) \
+                if self.depth is not None and k is not None else None
+            frame, lifted = lift_frame(self.lifter, frame2d, k, usable=self._usable, depth=depth)
+            if self.depth is not None:
+                self.depth.report(depth)
             if k is None and self.camera_info_missing():
                 self.get_logger().warning('no camera_info received: 3D skeletons stay root-relative, in the '
                                           'root-ray frame', throttle_duration_sec=30.0)
@@ -127,13 +142,13 @@ class LiftingNode(ManagedNode):
         self.diagnostics.problem('skeletons_dropped', f'skeleton of track {s.track_id} dropped: {why}')
         return False
 
-    def _camera_matrix_for(self, image_size) -> np.ndarray | None:
-        """K when in use and it belongs to the skeletons' image; a CameraInfo of another size is counted, not used."""
+    def _camera_matrix_for(self, image_size):
+        """The CameraModel (K, distortion) when in use and it belongs to the skeletons' image; else None (counted)."""
         if self.camera_matrix is None or not self.config.use_camera_info:
             return None
         known = all(image_size) and all(self.camera_size)
         if not known or tuple(image_size) == tuple(self.camera_size):
-            return self.camera_matrix
+            return self.camera_model
         self.diagnostics.problem('camera_info_size_mismatch', f'camera_info is for {self.camera_size[0]}x'
                                  f'{self.camera_size[1]} but the skeletons are from {image_size[0]}x{image_size[1]} '
                                  'images: output stays root-relative')

@@ -6,7 +6,7 @@ Subscribes `image` (sensor_msgs/Image, or `image/compressed` with image_transpor
 QoS and the optional `camera_info`. Always works on the newest frame: frames that arrive while one is being
 processed are skipped and counted, so a slow machine adds no latency. Publishes `skeletons_2d` with the source
 stamp and frame, an optional `overlay` image, and `/diagnostics`. Parameters: PoseConfig's fields (live unless
-read-only), ImageInput's, and publish_overlay.
+read-only), ImageInput's and OverlayConfig's.
 """
 import time
 
@@ -14,7 +14,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo
 
 from nvb_perception.assets import model_dir
-from nvb_perception.draw import draw_skeletons
+from nvb_perception.draw import OverlayConfig, draw_skeletons
 from nvb_perception.errors import PerceptionError
 from nvb_perception.pose2d.config import PoseConfig
 from nvb_perception.pose2d.estimator import PoseEstimator
@@ -22,7 +22,7 @@ from nvb_perception.ros.convert import header_from_msg, skeleton2d_frame_to_msg
 from nvb_perception.ros.images import ImageInput, converter_name, image_msg_to_bgr8, subscribe_image
 from nvb_perception.ros.lifecycle import ManagedNode
 from nvb_perception.ros.node_utils import Diagnostics, NewestWorker, OverlayPublisher, run
-from nvb_perception.ros.parameters import LiveConfig, declare, declare_config
+from nvb_perception.ros.parameters import LiveConfig, declare_config
 from nvb_perception.types import Skeleton2DFrame
 from nvb_perception_msgs.msg import Skeleton2DArray
 
@@ -33,7 +33,8 @@ class PoseNode(ManagedNode):
     def __init__(self, estimator: PoseEstimator | None = None, **node_options):
         super().__init__('pose_node', **node_options)
         image_input = declare_config(self, ImageInput)
-        self.overlay = OverlayPublisher(self, declare(self, 'publish_overlay', False, 'Publish an overlay image'))
+        overlay = LiveConfig(self, declare_config(self, OverlayConfig), self._show_overlay)
+        self.overlay = OverlayPublisher(self, overlay.config.publish_overlay)
         self.live = LiveConfig(self, declare_config(self, PoseConfig, model_dir=str(model_dir())), self._reconfigure)
         self.estimator = estimator
         self.diagnostics = Diagnostics(self)
@@ -50,6 +51,9 @@ class PoseNode(ManagedNode):
     def config(self) -> PoseConfig:
         """The stage's current settings (they follow `ros2 param set`)."""
         return self.live.config
+
+    def _show_overlay(self, config: OverlayConfig) -> None:
+        self.overlay.enabled = config.publish_overlay
 
     def _reconfigure(self, config: PoseConfig) -> None:
         if self.estimator is not None:

@@ -8,11 +8,12 @@ parameters; every message lists what was assumed, and unobservable postures (wri
 reported score range instead of being guessed; so do NaN/inf joints, and such skeletons are counted
 (skeletons_with_missing_joints in /diagnostics). Parameters: RiskConfig's and MarkerConfig's fields; all but
 `methods` can be changed while running (`ros2 param set /risk_node load_kg 5.0` scores the next frame with it).
+A managed node like the others (ros/lifecycle.py): with autostart:=false it scores nothing until configured and
+activated; cleanup forgets every track's exposure history.
 """
 import time
 
 import numpy as np
-from rclpy.node import Node
 from visualization_msgs.msg import MarkerArray
 
 from nvb_perception.draw import MarkerConfig
@@ -20,6 +21,7 @@ from nvb_perception.ergonomics import ExposureTracker
 from nvb_perception.ergonomics.config import RiskConfig
 from nvb_perception.pipeline import score_frame
 from nvb_perception.ros.convert import ergonomic_risk_frame_to_msg, skeleton3d_frame_from_msg
+from nvb_perception.ros.lifecycle import ManagedNode
 from nvb_perception.ros.markers import delete_marker, text_marker
 from nvb_perception.ros.node_utils import Diagnostics, StampOrder, run
 from nvb_perception.ros.parameters import LiveConfig, declare_config
@@ -27,14 +29,13 @@ from nvb_perception.skeleton import H36M
 from nvb_perception_msgs.msg import ErgonomicRiskArray, Skeleton3DArray
 
 
-class RiskNode(Node):
+class RiskNode(ManagedNode):
     """Score every tracked person's posture with RULA and/or REBA."""
 
     def __init__(self, **node_options):
         super().__init__('risk_node', **node_options)
         config = declare_config(self, RiskConfig)
-        self.trackers = {m: ExposureTracker(m, config.inputs(m), up=config.up, side=config.side)
-                         for m in config.methods}
+        self.trackers = {}
         self.live = LiveConfig(self, config, self._reconfigure)
         self.display = LiveConfig(self, declare_config(self, MarkerConfig))
         self.publisher = self.create_publisher(ErgonomicRiskArray, 'ergonomic_risk', 10)
@@ -42,11 +43,22 @@ class RiskNode(Node):
         self.diagnostics = Diagnostics(self)
         self.stamps = StampOrder(self.diagnostics, 'exposure timers restart')
         self.create_subscription(Skeleton3DArray, 'skeletons_3d', self.on_skeletons, 10)
+        self.autostart()               # nothing to load: ready at once unless autostart is false
 
     @property
     def config(self) -> RiskConfig:
         """The stage's current settings (they follow `ros2 param set`)."""
         return self.live.config
+
+    def load_models(self) -> None:
+        """One exposure tracker per method (configure); there is no model file to open."""
+        config = self.config
+        self.trackers = {m: ExposureTracker(m, config.inputs(m), up=config.up, side=config.side)
+                         for m in config.methods}
+
+    def free_models(self) -> None:
+        """Forget every track's exposure history (cleanup)."""
+        self.trackers = {}
 
     def _reconfigure(self, config: RiskConfig) -> None:
         """New inputs, side and up for the next frame; each track's exposure history is kept."""
@@ -58,6 +70,8 @@ class RiskNode(Node):
         """Score each person; malformed skeletons are dropped with a throttled warning."""
         start = time.perf_counter()
         self.diagnostics.arrival()
+        if not self.accepting():
+            return
         try:
             frame = skeleton3d_frame_from_msg(msg)
         except ValueError as error:

@@ -166,8 +166,8 @@ class VideoPublisher(Node):
         if self.config.loop and self.published:
             self._frames = None
             return
-        for pub in (self.image_pub, self.info_pub):
-            pub.wait_for_all_acked(Duration(seconds=3))
+        for pub in filter(None, (self.image_pub, self.info_pub, self.compressed_pub, self.clock_pub)):
+            pub.wait_for_all_acked(Duration(seconds=3))     # the last frame (and its /clock) reach their readers
         missed = self.lockstep.timeouts
         self.get_logger().info(f'published {self.published} frames from {self.config.source}'
                                + (f'; {missed} lock-step waits timed out' if missed else ''))

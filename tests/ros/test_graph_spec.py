@@ -16,6 +16,7 @@ def test_two_cameras_get_their_own_namespaced_stages_and_one_recorder():
                                         'cam1.pose_node', 'cam1.lifting_node', 'cam1.risk_node']
     pose0 = nodes[1]
     assert pose0.namespace == '/cam0' and pose0.remap == {'image': '/cam0/color/image_raw',
+                                                          'image/compressed': '/cam0/color/image_raw/compressed',
                                                           'camera_info': '/cam0/color/camera_info'}
     assert nodes[3].remap == {}                                # risk_node takes no image
     topics = nodes[0].params['topics']

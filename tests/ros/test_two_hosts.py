@@ -60,7 +60,10 @@ def test_camera_on_one_host_graph_on_another(two_hosts, assets, tmp_path):
                                              # lock-step over the link: no frame skipped however loaded the machine
                                              'wait_for': 'ergonomic_risk', 'wait_timeout_s': 30.0},
                          wrapper=['ip', 'netns', 'exec', camera_host])
-    graph = [NodeProcess('recorder', {'output': str(bag), 'topics': ['skeletons_2d', 'ergonomic_risk']}),
+    # typed topics: the recorder subscribes at start instead of when it happens to discover each publisher
+    topics = ['skeletons_2d:nvb_perception_msgs/msg/Skeleton2DArray',
+              'ergonomic_risk:nvb_perception_msgs/msg/ErgonomicRiskArray']
+    graph = [NodeProcess('recorder', {'output': str(bag), 'topics': topics}),
              NodeProcess('pose_node', {'image_qos': 'reliable', 'detector_tile_px': 288}),
              NodeProcess('lifting_node'), NodeProcess('risk_node')]
     for node in graph:

@@ -13,6 +13,7 @@ from nvb_perception.ergonomics import (
     assess_skeleton,
     measure,
 )
+from nvb_perception.ergonomics.angles import NECK_NEUTRAL_DEG
 from nvb_perception.skeleton import H36M as J
 from nvb_perception.types import ErgonomicRisk, Skeleton3D
 
@@ -32,8 +33,14 @@ def canonical():
         p[J[f'{side}_SHOULDER']] = (0.17 * x, 0.46, 0)
         p[J[f'{side}_ELBOW']] = (0.17 * x, 0.18, 0)
         p[J[f'{side}_WRIST']] = (0.17 * x, -0.07, 0)
-    p[J.SPINE], p[J.THORAX], p[J.NECK], p[J.HEAD] = (0, 0.23, 0), (0, 0.48, 0), (0, 0.60, 0.03), (0, 0.72, 0)
+    p[J.SPINE], p[J.THORAX], p[J.NECK], p[J.HEAD] = (0, 0.23, 0), (0, 0.48, 0), (0, 0.60, 0.03), neutral_head()
     return p
+
+
+def neutral_head(thorax_y=0.48, length=0.24):
+    """Head top of a neutral upright head: NECK_NEUTRAL_DEG ahead of the trunk axis (the H36M convention here)."""
+    t = math.radians(NECK_NEUTRAL_DEG)
+    return (0, thorax_y + length * math.cos(t), length * math.sin(t))
 
 
 def rot(axis, deg):
@@ -117,7 +124,8 @@ def test_neck_relative_to_trunk(seed):
     assert a['neck_flexion'] == pytest.approx(25) and a['trunk_flexion'] == pytest.approx(40)
     a, _ = angles_of(turn(canonical(), [J.NECK, J.HEAD], J.THORAX, X, -15), seed)
     assert a['neck_flexion'] == pytest.approx(-15)
-    a, _ = angles_of(turn(canonical(), [J.NECK, J.HEAD], J.THORAX, Z, 20), seed)
+    t = math.radians(NECK_NEUTRAL_DEG)                  # about the axis across the neutral head, in the sagittal plane
+    a, _ = angles_of(turn(canonical(), [J.NECK, J.HEAD], J.THORAX, (0, -math.sin(t), math.cos(t)), 20), seed)
     assert a['neck_side_bend'] == pytest.approx(-20)                   # towards the right
 
 
@@ -136,6 +144,40 @@ def test_upper_arm(side, seed):
     assert a[f'{side}_upper_arm_abduction'] == pytest.approx(90)
     a, _ = angles_of(turn(canonical(), arm_joints(side), shoulder, X, -170), seed)   # overhead, not extension
     assert a[f'{side}_upper_arm_flexion'] == pytest.approx(170)
+
+
+def arm_towards(elevation, azimuth, side='left'):
+    """Canonical pose with one straight arm `elevation` deg from hanging, in the plane `azimuth` deg from forward.
+
+    Azimuth: 0 forward, 90 sideways out, 180 backwards.
+    """
+    e, az = math.radians(elevation), math.radians(azimuth)
+    out = 1 if side == 'left' else -1
+    d = np.array([out * math.sin(e) * math.sin(az), -math.cos(e), math.sin(e) * math.cos(az)])
+    p = canonical()
+    s = p[J[f'{side.upper()}_SHOULDER']]
+    p[J[f'{side.upper()}_ELBOW']], p[J[f'{side.upper()}_WRIST']] = s + 0.28 * d, s + 0.53 * d
+    return p
+
+
+@pytest.mark.parametrize('side', ['left', 'right'])
+@pytest.mark.parametrize('elevation', [10, 30, 60, 120])
+def test_upper_arm_angles_are_continuous_around_the_body(elevation, side):
+    """Swinging the arm's plane from forward through sideways to backwards changes the angles smoothly."""
+    rows = [angles_of(arm_towards(elevation, az, side), seed=az % 3)[0] for az in range(0, 181, 2)]
+    flexion = np.array([r[f'{side}_upper_arm_flexion'] for r in rows])
+    abduction = np.array([r[f'{side}_upper_arm_abduction'] for r in rows])
+    assert flexion[0] == pytest.approx(elevation) and flexion[45] == pytest.approx(elevation)   # forward, sideways
+    assert flexion[-1] == pytest.approx(elevation if elevation > 90 else -elevation)   # behind: extension / overhead
+    assert np.max(np.abs(np.diff(flexion))) < 6.0 and np.max(np.abs(np.diff(abduction))) < 3.0
+    assert abduction[45] == pytest.approx(elevation if elevation <= 90 else 180 - elevation)
+
+
+def test_upper_arm_back_and_out_is_between_extension_and_sideways():
+    """A hanging arm a little back and a little out is near neutral, not +-elevation depending on which wins."""
+    for azimuth in (130, 135, 140):
+        a, _ = angles_of(arm_towards(15, azimuth))
+        assert abs(a['left_upper_arm_flexion']) < 5.0
 
 
 @pytest.mark.parametrize('seed', range(3))

@@ -123,7 +123,7 @@ def _skeleton_msg(types, track, joints, state=1):
     return types['nvb_perception_msgs/msg/Skeleton3D'](
         track_id=track, track_state=state, joint_set='h36m17', root_relative=True, x=joints[:, 0].astype(f32),
         y=joints[:, 1].astype(f32), z=joints[:, 2].astype(f32), confidence=np.ones(17, f32),
-        position_std=np.zeros(0, f32))
+        position_std=np.zeros(0, f32), covariance=np.zeros(0, f32))
 
 
 def _header(types, stamp):

@@ -4,8 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from nvb_perception.ergonomics import ExposureConfig, ExposureTracker, RebaInputs, RulaInputs
+from nvb_perception.ergonomics import ExposureConfig, ExposureTracker, Heuristics, RebaInputs, RulaInputs, assess_rula
 from nvb_perception.ergonomics import rula as R
+from nvb_perception.ergonomics.angles import NECK_NEUTRAL_DEG
 from nvb_perception.ergonomics.exposure import hysteresis
 from nvb_perception.skeleton import H36M as J
 
@@ -28,7 +29,9 @@ def pose(trunk=0.0, right_arm=0.0, right_elbow=80.0):
             (.13 * x, -.88, 0)
         p[J[f'{side}_SHOULDER']], p[J[f'{side}_ELBOW']] = (.17 * x, .46, 0), (.17 * x, .18, 0)
         p[J[f'{side}_WRIST']] = p[J[f'{side}_ELBOW']] + (0, -0.25, 0)
-    p[J.SPINE], p[J.THORAX], p[J.NECK], p[J.HEAD] = (0, .23, 0), (0, .48, 0), (0, .60, .03), (0, .72, 0)
+    neutral = math.radians(NECK_NEUTRAL_DEG)                 # the head top of a neutral upright head
+    p[J.SPINE], p[J.THORAX], p[J.NECK] = (0, .23, 0), (0, .48, 0), (0, .60, .03)
+    p[J.HEAD] = (0, .48 + .24 * math.cos(neutral), .24 * math.sin(neutral))
     s, e = p[J.RIGHT_SHOULDER], p[J.RIGHT_ELBOW]
     fore = _rx(-right_elbow) @ (p[J.RIGHT_WRIST] - e)
     arm = _rx(-right_arm)
@@ -71,6 +74,21 @@ def test_hysteresis_stops_flicker_at_20_degrees():
     raw = _trunk_scores(ExposureConfig(tau_s=0.0, hysteresis_deg=0.0))
     assert set(raw) == {2, 3}                                            # noise around 20 deg flips the score
     assert len(set(_trunk_scores(ExposureConfig(tau_s=0.0, hysteresis_deg=3.0)))) == 1
+
+
+def test_shoulder_raised_flag_does_not_flicker_at_its_threshold():
+    """A shoulder gap wobbling +-0.01 around the threshold: per frame the flag flickers, the tracker holds it."""
+    threshold = Heuristics().shoulder_gap_ratio
+    frames = []
+    for i in range(20):
+        gap = 0.54 if i < 2 else threshold + (0.01 if i % 2 else -0.01)
+        p = pose() @ TO_CAMERA                                # back to body coordinates (TO_CAMERA is its inverse)
+        p[J.RIGHT_SHOULDER, 1] = .48 + .24 - gap * .48       # gap = (|thorax->head| + thorax - shoulder) / trunk
+        frames.append(p @ TO_CAMERA.T)
+    per_frame = [dict(assess_rula(p).segment_scores)['upper_arm_right'] for p in frames[2:]]
+    assert len(set(per_frame)) == 2
+    tracked = run(ExposureTracker('RULA', config=ExposureConfig(tau_s=0.0)), frames)
+    assert len({dict(r.segment_scores)['upper_arm_right'] for r in tracked[3:]}) == 1
 
 
 def test_filter_smooths_a_step():
