@@ -21,7 +21,7 @@ def test_risk_node_waits_for_the_lifecycle_manager(log_dir):
         change = io.node.create_client(ChangeState, '/risk_node/change_state')
         get = io.node.create_client(GetState, '/risk_node/get_state')
         skeletons = io.publisher('skeletons_3d', 'nvb_perception_msgs/msg/Skeleton3DArray')
-        assert io.wait_for_subscribers(skeletons, timeout=60), graph.logs()
+        assert io.wait_for_subscribers(skeletons, timeout=60) and io.wait_for_publishers('ergonomic_risk'), graph.logs()
         stamp = [0]
 
         def send_and_count(wait_s):
@@ -55,7 +55,7 @@ def test_risk_node_with_autostart_scores_at_once(log_dir):
     with TopicListener(TOPICS) as io, ProcessGraph([node], log_dir) as graph:
         get = io.node.create_client(GetState, '/risk_node/get_state')
         skeletons = io.publisher('skeletons_3d', 'nvb_perception_msgs/msg/Skeleton3DArray')
-        assert io.wait_for_subscribers(skeletons, timeout=60), graph.logs()
+        assert io.wait_for_subscribers(skeletons, timeout=60) and io.wait_for_publishers('ergonomic_risk'), graph.logs()
         assert _state(io, get) == 'active'
         skeletons.publish(frame(100_000_000, [(1, standing(), 1)]))
         assert io.wait_for('ergonomic_risk', 1, timeout=20), graph.logs()

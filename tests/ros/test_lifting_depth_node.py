@@ -67,7 +67,7 @@ def test_depth_image_sets_the_root(assets, log_dir):
         depths = io.publisher('depth/image_rect_raw', 'sensor_msgs/msg/Image')
         infos = io.publisher('camera_info', 'sensor_msgs/msg/CameraInfo')
         assert io.wait_for_subscribers(skeletons, timeout=60) and io.wait_for_subscribers(depths), graph.logs()
-        assert io.wait_for_subscribers(infos), graph.logs()
+        assert io.wait_for_subscribers(infos) and io.wait_for_publishers('skeletons_3d'), graph.logs()
         time.sleep(0.5)
         for i in range(FRAMES):
             stamp = Stamp(i * PERIOD_NS, 'camera_optical_frame')
