@@ -15,8 +15,13 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.mark.slow
 @pytest.mark.timeout(400)
 def test_two_minute_soak(assets, tmp_path):
+    """Memory flat and latency not growing after a 60 s warm-up.
+
+    On a loaded machine cue_node's models still grow their buffers until ~90 s (233 MB at start, a plateau near
+    295 MB), so the RSS reference is taken at 60 s, once the first people were all seen.
+    """
     out = tmp_path / 'soak'
-    proc = subprocess.run([sys.executable, str(ROOT / 'benchmarks' / 'soak.py'), '--minutes', '2', '--warmup-s', '45',
+    proc = subprocess.run([sys.executable, str(ROOT / 'benchmarks' / 'soak.py'), '--minutes', '2', '--warmup-s', '60',
                            '--out', str(out)], capture_output=True, text=True, timeout=380)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     last = proc.stdout.strip().splitlines()[-1]
