@@ -285,6 +285,19 @@ class TopicListener:
             records, self.messages[topic] = self.messages[topic], []
         return records
 
+    def wait_until(self, condition, timeout: float) -> bool:
+        """Wait until condition() holds, e.g. a marker that follows the last result (checked every 20 ms)."""
+        end = time.monotonic() + timeout
+        while not condition() and time.monotonic() < end:
+            time.sleep(0.02)
+        return bool(condition())
+
+    def deleted(self, topic: str, marker_id: int) -> bool:
+        """True once a MarkerArray on topic deleted marker_id."""
+        with self._lock:
+            records = list(self.messages[topic])
+        return any(m.action == m.DELETE and m.id == marker_id for _, array in records for m in array.markers)
+
     def wait_for(self, topic: str, n: int, timeout: float) -> bool:
         """Wait until at least n messages arrived on topic."""
         end = time.monotonic() + timeout

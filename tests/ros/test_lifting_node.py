@@ -43,6 +43,8 @@ def test_lifting_node_lifts_real_2d(messi_skeleton, log_dir):
         end = Skeleton2D(messi_skeleton.keypoints, np.zeros(33), track_id=7, track_state=TrackState.TERMINATED)
         pub.publish(skeleton2d_frame_to_msg(Skeleton2DFrame(Stamp(n * 10**8, 'cam'), (548, 342), (nan, end))))
         assert io.wait_for('skeletons_3d', n + 1, timeout=30), graph.logs()
+        # the markers of the last frame follow its skeletons: wait for the ended track's DELETE too
+        io.wait_until(lambda: io.deleted('skeleton_markers', 7), timeout=30)
         assert node.process.poll() is None, graph.logs()
     frames = [skeleton3d_frame_from_msg(m) for _, m in io.messages['skeletons_3d']]
     assert [f.stamp.stamp_ns for f in frames] == [i * 10**8 for i in range(n + 1)]

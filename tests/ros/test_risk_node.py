@@ -65,11 +65,7 @@ def test_risk_node_scores_people_over_dds(log_dir):
         pub.publish(frame((n + 2) * 100_000_000, [(1, standing(), TrackState.TERMINATED)]))
         assert io.wait_for('ergonomic_risk', n + 3, timeout=30), graph.logs()
         # the markers of the last frame follow its scores: wait for the ended track's DELETE too
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not any(m.action == m.DELETE and m.id == 1
-                                                      for _, arr in list(io.messages['risk_markers'])
-                                                      for m in arr.markers):
-            time.sleep(0.05)
+        io.wait_until(lambda: io.deleted('risk_markers', 1), timeout=30)
         assert node.process.poll() is None, graph.logs()
     frames = [ergonomic_risk_frame_from_msg(m) for _, m in io.messages['ergonomic_risk']]
     last = {(r.track_id, r.method): r for f in frames[:n] for r in f.risks}
